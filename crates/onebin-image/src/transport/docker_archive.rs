@@ -1,0 +1,210 @@
+//! `docker save` output: `manifest.json` naming a config and layer files per
+//! image. Read from a tar file (`docker-archive:`) or straight from the Docker
+//! Engine's export stream (`docker-daemon:`).
+//!
+//! Such archives carry no manifest blob, so one is synthesised (Docker schema 2,
+//! as skopeo does); its digest is therefore onebin's, not a registry's.
+
+use std::collections::HashMap;
+use std::io::{Cursor, Read};
+
+use oci_spec::image::{Descriptor, ImageConfiguration, MediaType};
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use super::files::FileSet;
+use crate::digest::sha256_digest;
+use crate::manifest::{DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST};
+use crate::{DockerReference, Error, ImageSource, Result};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ArchiveEntry {
+    config: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    layers: Vec<String>,
+}
+
+pub struct DockerArchiveSource<F> {
+    files: F,
+    name: String,
+    manifest: Vec<u8>,
+    /// Blob digest to the archive member holding it.
+    members: HashMap<String, String>,
+}
+
+impl<F: FileSet> DockerArchiveSource<F> {
+    /// `reference` picks the image: a name from `RepoTags`, or `@N` for the
+    /// N-th image; without one the archive must hold a single image.
+    pub fn open(files: F, reference: Option<&str>, name: String) -> Result<Self> {
+        let at = files.location();
+        if !files.exists("manifest.json") {
+            return Err(Error::invalid(format!(
+                "{at}: not a docker archive (no manifest.json)"
+            )));
+        }
+        let entries: Vec<ArchiveEntry> =
+            serde_json::from_slice(&files.read_small("manifest.json")?)
+                .map_err(|e| Error::invalid(format!("{at}/manifest.json: {e}")))?;
+        let entry = select(&entries, reference, &at)?;
+
+        let config_bytes = files.read_small(&entry.config)?;
+        let config: ImageConfiguration = serde_json::from_slice(&config_bytes).map_err(|e| {
+            Error::invalid(format!(
+                "{at}/{}: not a valid image config: {e}",
+                entry.config
+            ))
+        })?;
+        let diff_ids = config.rootfs().diff_ids();
+        if diff_ids.len() != entry.layers.len() {
+            return Err(Error::invalid(format!(
+                "{at}/manifest.json: {} layers, but config {} lists {} diff_ids",
+                entry.layers.len(),
+                entry.config,
+                diff_ids.len()
+            )));
+        }
+        let config_digest = sha256_digest(&config_bytes);
+        let mut members = HashMap::from([(config_digest.to_string(), entry.config.clone())]);
+        let mut layers = Vec::new();
+        for (layer, diff_id) in entry.layers.iter().zip(diff_ids) {
+            let (digest, media_type) = describe_layer(&files, layer, diff_id)?;
+            layers.push(serde_json::json!({
+                "mediaType": media_type,
+                "size": files.size(layer)?,
+                "digest": digest,
+            }));
+            members.insert(digest, layer.clone());
+        }
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": {"mediaType": DOCKER_CONFIG, "size": config_bytes.len(), "digest": config_digest.to_string()},
+            "layers": layers,
+        }))
+        .expect("a JSON value always serialises");
+        Ok(DockerArchiveSource {
+            files,
+            name,
+            manifest,
+            members,
+        })
+    }
+}
+
+fn select<'a>(
+    entries: &'a [ArchiveEntry],
+    reference: Option<&str>,
+    at: &str,
+) -> Result<&'a ArchiveEntry> {
+    let tags = || {
+        entries
+            .iter()
+            .flat_map(|e| e.repo_tags.iter().flatten().cloned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match reference {
+        Some(r) if r.starts_with('@') => {
+            let n: usize = r[1..].parse().map_err(|_| Error::invalid(format!("{at}: '{r}' is not @N")))?;
+            entries.get(n).ok_or_else(|| Error::NotFound(format!("{at}: no image @{n} ({} images)", entries.len())))
+        }
+        // An engine export by image ID has no tag to match.
+        Some(r) if r.starts_with("sha256:") && entries.len() == 1 => Ok(&entries[0]),
+        Some(r) => {
+            let wanted = DockerReference::parse(r)?;
+            let found = entries.iter().find(|e| {
+                e.repo_tags.iter().flatten().any(|t| DockerReference::parse(t).is_ok_and(|t| t == wanted))
+            });
+            found.ok_or_else(|| Error::NotFound(format!("{at}: no image named '{r}' (tags: {})", tags())))
+        }
+        None => match entries {
+            [only] => Ok(only),
+            [] => Err(Error::invalid(format!("{at}/manifest.json lists no images"))),
+            _ => Err(Error::invalid(format!(
+                "{at}: holds {} images (tags: {}); name one as docker-archive:FILE:NAME or docker-archive:FILE:@N",
+                entries.len(),
+                tags()
+            ))),
+        },
+    }
+}
+
+/// A layer's blob digest and media type. Docker stores layers uncompressed, so
+/// the blob digest is the diff_id; a compressed layer (other writers) is hashed.
+fn describe_layer(files: &impl FileSet, layer: &str, diff_id: &str) -> Result<(String, String)> {
+    let named = layer
+        .strip_prefix("blobs/sha256/")
+        .filter(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|hex| format!("sha256:{hex}"));
+    if !files.random_access() {
+        return Ok((
+            named.unwrap_or_else(|| diff_id.to_string()),
+            DOCKER_LAYER.to_string(),
+        ));
+    }
+    let mut magic = [0u8; 4];
+    let mut reader = files.open(layer)?;
+    let n = read_up_to(&mut reader, &mut magic)
+        .map_err(|e| Error::io(format!("{}/{layer}", files.location()), e))?;
+    let media_type = match &magic[..n] {
+        [0x1f, 0x8b, ..] => DOCKER_LAYER_GZIP.to_string(),
+        [0x28, 0xb5, 0x2f, 0xfd] => MediaType::ImageLayerZstd.to_string(),
+        _ => {
+            return Ok((
+                named.unwrap_or_else(|| diff_id.to_string()),
+                DOCKER_LAYER.to_string(),
+            ))
+        }
+    };
+    if let Some(named) = named {
+        return Ok((named, media_type));
+    }
+    let mut hasher = Sha256::new_with_prefix(&magic[..n]);
+    std::io::copy(&mut reader, &mut hasher)
+        .map_err(|e| Error::io(format!("{}/{layer}", files.location()), e))?;
+    Ok((
+        format!("sha256:{}", hex::encode(hasher.finalize())),
+        media_type,
+    ))
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+impl<F: FileSet> ImageSource for DockerArchiveSource<F> {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn root(&self) -> Result<Descriptor> {
+        Ok(Descriptor::new(
+            MediaType::Other(DOCKER_MANIFEST.to_string()),
+            self.manifest.len() as u64,
+            sha256_digest(&self.manifest),
+        ))
+    }
+
+    fn open_raw(&self, descriptor: &Descriptor) -> Result<Box<dyn Read + Send + '_>> {
+        let digest = descriptor.digest().to_string();
+        if digest == sha256_digest(&self.manifest).to_string() {
+            return Ok(Box::new(Cursor::new(self.manifest.clone())));
+        }
+        match self.members.get(&digest) {
+            Some(member) => self.files.open(member),
+            None => Err(Error::NotFound(format!(
+                "{}: no blob {digest} in the archive",
+                self.files.location()
+            ))),
+        }
+    }
+}

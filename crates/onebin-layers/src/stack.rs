@@ -1,0 +1,218 @@
+//! Finding one file of one platform image: index layers from the top down
+//! until the path is decided, and copy the file's content out on the way.
+
+use std::collections::HashSet;
+use std::io::{self, Read};
+use std::path::Path;
+
+use onebin_image::{Descriptor, ImageSource, PlatformImage};
+
+use crate::decode::{decompress, HashingReader};
+use crate::index::{Capture, LayerIndex, Node};
+use crate::lookup::{resolve, Absence, Resolution};
+
+/// The file a path leads to, with its content in a temporary file beside
+/// the final output.
+#[derive(Debug)]
+pub struct FoundFile {
+    /// The path after following symlinks, absolute.
+    pub resolved_path: String,
+    pub mode: u32,
+    /// The digest of the layer that holds the file's content.
+    pub layer: String,
+    pub symlinks: Vec<String>,
+    pub content: Capture,
+    /// How many layers were read, of how many.
+    pub layers_read: usize,
+    pub layers_total: usize,
+}
+
+/// Why the path could not be taken out of the image; the message names the
+/// layer that decided it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LayerError(pub String);
+
+/// Called with the number of compressed bytes read, for progress bars.
+pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+
+/// Finds `path` in `image`, reading only the layers that decide it.
+pub fn find_file(
+    source: &dyn ImageSource,
+    image: &PlatformImage,
+    path: &str,
+    capture_dir: &Path,
+    progress: Progress,
+) -> Result<FoundFile, LayerError> {
+    let layers = image
+        .layers_top_down()
+        .map_err(|e| LayerError(e.to_string()))?;
+    let describe = |i: usize| {
+        format!(
+            "layer {} of {} ({})",
+            layers.len() - i,
+            layers.len(),
+            layers[i].0.digest()
+        )
+    };
+    let mut indexes: Vec<LayerIndex> = Vec::new();
+    let mut wanted: HashSet<String> = HashSet::new();
+    let asked = path.trim_start_matches('/');
+    wanted.insert(asked.to_string());
+    loop {
+        let (found_path, layer, node, symlinks) = match resolve(&indexes, layers.len(), path) {
+            Resolution::NeedLayer { path: guess } => {
+                wanted.insert(guess);
+                let (desc, diff_id) = &layers[indexes.len()];
+                let index = scan(source, desc, diff_id, &wanted, capture_dir, progress)
+                    .map_err(|e| LayerError(format!("{}: {e}", describe(indexes.len()))))?;
+                indexes.push(index);
+                continue;
+            }
+            Resolution::Found {
+                path,
+                layer,
+                node,
+                symlinks,
+            } => (path, layer, node, symlinks),
+            Resolution::Missing {
+                path: missing,
+                absence,
+            } => {
+                let why = match absence {
+                    Absence::NeverExisted => "no layer has it".to_string(),
+                    Absence::WhitedOut { layer } => {
+                        format!("deleted by {} (whiteout)", describe(layer))
+                    }
+                    Absence::ParentWhitedOut { layer, parent } => {
+                        format!(
+                            "its directory /{parent} was deleted by {} (whiteout)",
+                            describe(layer)
+                        )
+                    }
+                    Absence::HiddenByOpaqueDir { layer, dir } => {
+                        format!(
+                            "/{dir} was replaced by {} (opaque directory)",
+                            describe(layer)
+                        )
+                    }
+                    Absence::ParentNotDirectory { layer, parent } => {
+                        format!("/{parent} is not a directory in {}", describe(layer))
+                    }
+                };
+                let shown = if missing.trim_start_matches('/') == asked {
+                    String::new()
+                } else {
+                    format!(" ({missing})")
+                };
+                return Err(LayerError(format!("{path} not found{shown}: {why}")));
+            }
+            Resolution::NotADirectory { path: at, layer } => {
+                return Err(LayerError(format!(
+                    "{path}: {at} is not a directory ({})",
+                    describe(layer)
+                )))
+            }
+            Resolution::IsDirectory { path: at } => {
+                return Err(LayerError(format!(
+                    "{path} is a directory ({at}), not a file"
+                )))
+            }
+            Resolution::SymlinkLoop { path: at, symlinks } => {
+                return Err(LayerError(format!(
+                    "{path}: too many levels of symbolic links at {at} ({})",
+                    symlinks
+                        .iter()
+                        .take(4)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+        };
+        // A hard link's content is the file it links to, in the same layer.
+        let (content_path, mode) = match node {
+            Node::File { mode, .. } => (found_path.clone(), mode),
+            Node::Hardlink(target) => match indexes[layer].entries.get(&target) {
+                Some(Node::File { mode, .. }) => (target, *mode),
+                _ => {
+                    return Err(LayerError(format!(
+                        "{path}: hard link /{found_path} points to /{target}, which {} does not hold as a file",
+                        describe(layer)
+                    )))
+                }
+            },
+            Node::Special(kind) => return Err(LayerError(format!("{path} is a {kind}, not a file"))),
+            Node::Dir | Node::Symlink(_) => unreachable!("resolve follows symlinks and reports directories"),
+        };
+        let content = match indexes[layer].captures.remove(&content_path) {
+            Some(capture) => capture,
+            None => {
+                // The path was only known after the layer streamed past: read it again.
+                let (desc, diff_id) = &layers[layer];
+                let again = HashSet::from([content_path.clone()]);
+                let mut index = scan(source, desc, diff_id, &again, capture_dir, progress)
+                    .map_err(|e| LayerError(format!("{}: {e}", describe(layer))))?;
+                index.captures.remove(&content_path).ok_or_else(|| {
+                    LayerError(format!(
+                        "{}: /{content_path} vanished when read again",
+                        describe(layer)
+                    ))
+                })?
+            }
+        };
+        return Ok(FoundFile {
+            resolved_path: format!("/{found_path}"),
+            mode,
+            layer: layers[layer].0.digest().to_string(),
+            symlinks,
+            content,
+            layers_read: indexes.len(),
+            layers_total: layers.len(),
+        });
+    }
+}
+
+/// Reads one layer blob end to end: blob digest, decompression, diff_id, tar.
+fn scan(
+    source: &dyn ImageSource,
+    desc: &Descriptor,
+    diff_id: &str,
+    wanted: &HashSet<String>,
+    capture_dir: &Path,
+    progress: Progress,
+) -> Result<LayerIndex, String> {
+    let raw = source.open_blob(desc).map_err(|e| e.to_string())?;
+    let counted = Counting {
+        inner: raw,
+        progress,
+    };
+    let (_, tar_stream) = decompress(counted).map_err(|e| format!("cannot read: {e}"))?;
+    let same_bytes = desc.digest().to_string() == diff_id;
+    let mut hashed = HashingReader::new(tar_stream, !same_bytes);
+    let index = LayerIndex::scan(&mut hashed, wanted, capture_dir)?;
+    // Past the tar end marker: the padding, the compression trailer, and the
+    // blob's end, where its digest is checked.
+    io::copy(&mut hashed, &mut io::sink()).map_err(|e| format!("cannot read: {e}"))?;
+    if let Some(actual) = hashed.digest() {
+        if actual != diff_id {
+            return Err(format!(
+                "uncompressed content is {actual}, but the config's diff_id is {diff_id}"
+            ));
+        }
+    }
+    Ok(index)
+}
+
+struct Counting<'a, R> {
+    inner: R,
+    progress: Progress<'a>,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+}
