@@ -78,6 +78,21 @@ fn join(dir: &str, name: &str) -> String {
 }
 
 impl LayerIndex {
+    /// Layers often omit their parent directories' entries; on an overlay
+    /// snapshotter (Docker's and containerd's default) each layer is unpacked
+    /// on its own, so those parents are directories of this layer.
+    fn add_implicit_parents(&mut self, dir: &str) {
+        let mut end = dir.len();
+        while end > 0 {
+            let parent = &dir[..end];
+            if self.entries.contains_key(parent) {
+                break;
+            }
+            self.entries.insert(parent.to_string(), Node::Dir);
+            end = parent.rfind('/').unwrap_or(0);
+        }
+    }
+
     /// Reads a whole tar stream, indexing every entry and copying the regular
     /// files whose path is in `wanted` into temporary files in `capture_dir`
     /// (the output directory, so that keeping one is a rename).
@@ -101,6 +116,7 @@ impl LayerIndex {
                 continue;
             };
             let (dir, base) = split_parent(&path);
+            index.add_implicit_parents(dir);
             if base == OPAQUE_MARKER {
                 index.opaque.insert(dir.to_string());
                 continue;
