@@ -9,10 +9,12 @@
 pub mod digest;
 pub mod error;
 pub mod manifest;
+pub mod mutate;
 pub mod platform;
 pub mod reference;
 pub mod source;
 pub mod transport;
+pub mod write;
 
 pub use digest::{sha256_digest, DigestWriter, VerifyingReader};
 pub use error::{Error, Result};

@@ -182,6 +182,20 @@ impl DockerReference {
         })
     }
 
+    /// The name as `docker images` shows it: `alpine:latest`, `ghcr.io/o/app:v1`.
+    pub fn familiar(&self) -> String {
+        let name = self.name();
+        let short = name
+            .strip_prefix("docker.io/library/")
+            .or_else(|| name.strip_prefix("docker.io/"))
+            .unwrap_or(&name);
+        match (&self.tag, &self.digest) {
+            (Some(tag), _) => format!("{short}:{tag}"),
+            (None, Some(digest)) => format!("{short}@{digest}"),
+            (None, None) => short.to_string(),
+        }
+    }
+
     /// The name without tag or digest: `docker.io/library/alpine`.
     pub fn name(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
@@ -216,6 +230,8 @@ mod tests {
             "docker.io/library/alpine:latest"
         );
         assert_eq!(docker("user/app:1.2").to_string(), "docker.io/user/app:1.2");
+        assert_eq!(docker("alpine").familiar(), "alpine:latest");
+        assert_eq!(docker("ghcr.io/o/app:v1").familiar(), "ghcr.io/o/app:v1");
         assert_eq!(
             docker("index.docker.io/library/alpine").to_string(),
             "docker.io/library/alpine:latest"

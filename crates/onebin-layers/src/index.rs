@@ -81,7 +81,7 @@ impl LayerIndex {
     /// Layers often omit their parent directories' entries; on an overlay
     /// snapshotter (Docker's and containerd's default) each layer is unpacked
     /// on its own, so those parents are directories of this layer.
-    fn add_implicit_parents(&mut self, dir: &str) {
+    pub(crate) fn add_implicit_parents(&mut self, dir: &str) {
         let mut end = dir.len();
         while end > 0 {
             let parent = &dir[..end];

@@ -5,6 +5,7 @@
 pub mod decode;
 pub mod index;
 pub mod lookup;
+pub mod pack;
 pub mod stack;
 
 pub use index::{Capture, LayerIndex, Node};

@@ -176,6 +176,7 @@ mod tests {
             let (kind, rest) = item.split_once(':').unwrap();
             let (path, target) = rest.split_once('>').map_or((rest, ""), |(p, t)| (p, t));
             let path = path.to_string();
+            l.add_implicit_parents(path.rsplit_once('/').map_or("", |(dir, _)| dir));
             match kind {
                 "f" => drop(l.entries.insert(
                     path,
@@ -222,9 +223,19 @@ mod tests {
                 absence: Absence::WhitedOut { layer: 0 }
             }
         );
+        // Deleted directory: /bin itself is found missing first.
         let stack = [layer(&["w:bin"]), layer(&["f:bin/app"])];
         assert!(matches!(
             resolve(&stack, 2, "/bin/app"),
+            Resolution::Missing {
+                absence: Absence::WhitedOut { .. },
+                ..
+            }
+        ));
+        // Deleted, then made again above: what it held below stays gone.
+        let stack = [layer(&["d:bin"]), layer(&["w:bin"]), layer(&["f:bin/app"])];
+        assert!(matches!(
+            resolve(&stack, 3, "/bin/app"),
             Resolution::Missing {
                 absence: Absence::ParentWhitedOut { .. },
                 ..

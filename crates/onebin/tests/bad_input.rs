@@ -22,11 +22,18 @@ fn image(layers: Vec<Vec<u8>>) -> Case {
     let root = layout.image("linux/amd64", &layers);
     layout.set_root(&root, "t");
     let out = tmp.path().join("out");
-    Case { _tmp: tmp, layout, root, out }
+    Case {
+        _tmp: tmp,
+        layout,
+        root,
+        out,
+    }
 }
 
 fn app_layer() -> Vec<u8> {
-    LayerBuilder::new().file("bin/app", &vec![7u8; 200_000], 0o755).tar()
+    LayerBuilder::new()
+        .file("bin/app", &vec![7u8; 200_000], 0o755)
+        .tar()
 }
 
 fn manifest(case: &Case) -> Value {
@@ -34,14 +41,25 @@ fn manifest(case: &Case) -> Value {
 }
 
 fn fails(case: &Case, path: &str, expected: &[&str]) {
-    let out = onebin(&["extract", &case.layout.reference("t"), "--path", path, "--out", case.out.to_str().unwrap()]);
+    let out = onebin(&[
+        "extract",
+        &case.layout.reference("t"),
+        "--path",
+        path,
+        "--out",
+        case.out.to_str().unwrap(),
+    ]);
     let message = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{message}");
     assert!(!message.contains("panicked"), "{message}");
     for e in expected {
         assert!(message.contains(e), "'{e}' not in: {message}");
     }
-    assert!(!case.out.exists() || support::list_files(&case.out).is_empty(), "{:?}", support::list_files(&case.out));
+    assert!(
+        !case.out.exists() || support::list_files(&case.out).is_empty(),
+        "{:?}",
+        support::list_files(&case.out)
+    );
 }
 
 fn rewrite_layer(case: &Case, edit: impl Fn(&mut Vec<u8>)) -> String {
@@ -87,7 +105,11 @@ fn missing_index_and_missing_blob() {
     let case = image(vec![app_layer()]);
     let layer = manifest(&case)["layers"][0].clone();
     std::fs::remove_file(case.layout.blob_path(&layer)).unwrap();
-    fails(&case, "/bin/app", &[layer["digest"].as_str().unwrap(), "missing"]);
+    fails(
+        &case,
+        "/bin/app",
+        &[layer["digest"].as_str().unwrap(), "missing"],
+    );
 
     let case = image(vec![app_layer()]);
     std::fs::write(case.layout.blob_path(&case.root), b"{not json").unwrap();
@@ -105,19 +127,36 @@ fn diff_id_that_does_not_match() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = Layout::new(&tmp.path().join("img"));
     let tar = app_layer();
-    let layer = layout.blob(support::layer_media_type(Compression::Gzip), &support::compress(&tar, Compression::Gzip));
-    let config = layout.blob("application/vnd.oci.image.config.v1+json", config.to_string().as_bytes());
+    let layer = layout.blob(
+        support::layer_media_type(Compression::Gzip),
+        &support::compress(&tar, Compression::Gzip),
+    );
+    let config = layout.blob(
+        "application/vnd.oci.image.config.v1+json",
+        config.to_string().as_bytes(),
+    );
     let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": [layer]});
-    let root = layout.blob("application/vnd.oci.image.manifest.v1+json", manifest.to_string().as_bytes());
+    let root = layout.blob(
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.to_string().as_bytes(),
+    );
     layout.set_root(&root, "t");
-    let case = Case { out: tmp.path().join("out"), _tmp: tmp, layout, root };
+    let case = Case {
+        out: tmp.path().join("out"),
+        _tmp: tmp,
+        layout,
+        root,
+    };
     fails(&case, "/bin/app", &["diff_id"]);
 }
 
 #[test]
 fn entries_that_escape_the_root() {
     for name in ["../../escaped", "/abs/escaped", "bin/../../escaped"] {
-        let layer = LayerBuilder::new().file("bin/app", b"x", 0o755).raw_name_file(name, b"evil").tar();
+        let layer = LayerBuilder::new()
+            .file("bin/app", b"x", 0o755)
+            .raw_name_file(name, b"evil")
+            .tar();
         let case = image(vec![layer]);
         fails(&case, "/bin/app", &[name]);
         let parent = case.out.parent().unwrap();
@@ -130,12 +169,44 @@ fn bad_references_and_flags() {
     let case = image(vec![app_layer()]);
     let dir = case.layout.dir.to_str().unwrap();
     for (args, expected) in [
-        (vec!["extract", "oci:/nonexistent/dir", "--path", "/x"], "/nonexistent/dir"),
-        (vec!["extract", &format!("oci:{dir}:nope"), "--path", "/x"], "no image tagged 'nope'"),
-        (vec!["extract", "ftp:a/b", "--path", "/x"], "unknown transport"),
-        (vec!["extract", &format!("oci:{dir}:t"), "--path", "/bin/app", "--platform", "linux"], "invalid platform"),
-        (vec!["extract", &format!("oci:{dir}:t"), "--path", "/bin/app", "--name", "{bogus}"], "unknown placeholder"),
-        (vec!["inspect", "docker-archive:/nonexistent.tar"], "/nonexistent.tar"),
+        (
+            vec!["extract", "oci:/nonexistent/dir", "--path", "/x"],
+            "/nonexistent/dir",
+        ),
+        (
+            vec!["extract", &format!("oci:{dir}:nope"), "--path", "/x"],
+            "no image tagged 'nope'",
+        ),
+        (
+            vec!["extract", "ftp:a/b", "--path", "/x"],
+            "unknown transport",
+        ),
+        (
+            vec![
+                "extract",
+                &format!("oci:{dir}:t"),
+                "--path",
+                "/bin/app",
+                "--platform",
+                "linux",
+            ],
+            "invalid platform",
+        ),
+        (
+            vec![
+                "extract",
+                &format!("oci:{dir}:t"),
+                "--path",
+                "/bin/app",
+                "--name",
+                "{bogus}",
+            ],
+            "unknown placeholder",
+        ),
+        (
+            vec!["inspect", "docker-archive:/nonexistent.tar"],
+            "/nonexistent.tar",
+        ),
     ] {
         let mut args = args.clone();
         let out_dir = case.out.to_str().unwrap();
@@ -144,7 +215,11 @@ fn bad_references_and_flags() {
         }
         let out = onebin(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains(expected), "{args:?}: '{expected}' not in {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: '{expected}' not in {}",
+            stderr(&out)
+        );
         assert!(!case.out.exists(), "{args:?} created the output directory");
     }
 }

@@ -9,19 +9,41 @@ use support::{onebin, stderr, Compression, LayerBuilder, Layout};
 
 /// Builds a single-platform image of the given layers (bottom first) and
 /// extracts `path`; returns the output's bytes, or the exit code and stderr.
-fn extract_from(layers: Vec<Vec<u8>>, compression: Compression, path: &str) -> Result<Vec<u8>, (i32, String)> {
+fn extract_from(
+    layers: Vec<Vec<u8>>,
+    compression: Compression,
+    path: &str,
+) -> Result<Vec<u8>, (i32, String)> {
     let tmp = tempfile::tempdir().unwrap();
     let layout = Layout::new(&tmp.path().join("img"));
-    let layers: Vec<(Vec<u8>, Compression)> = layers.into_iter().map(|l| (l, compression)).collect();
+    let layers: Vec<(Vec<u8>, Compression)> =
+        layers.into_iter().map(|l| (l, compression)).collect();
     let root = layout.image("linux/amd64", &layers);
     layout.set_root(&root, "t");
     extract_one(&layout, "t", path, &tmp.path().join("out"))
 }
 
-fn extract_one(layout: &Layout, tag: &str, path: &str, out: &Path) -> Result<Vec<u8>, (i32, String)> {
-    let result = onebin(&["extract", &layout.reference(tag), "--path", path, "--out", out.to_str().unwrap(), "--json"]);
+fn extract_one(
+    layout: &Layout,
+    tag: &str,
+    path: &str,
+    out: &Path,
+) -> Result<Vec<u8>, (i32, String)> {
+    let result = onebin(&[
+        "extract",
+        &layout.reference(tag),
+        "--path",
+        path,
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
     if !result.status.success() {
-        assert!(support::list_files(out).is_empty(), "a failed run left files: {:?}", support::list_files(out));
+        assert!(
+            support::list_files(out).is_empty(),
+            "a failed run left files: {:?}",
+            support::list_files(out)
+        );
         return Err((result.status.code().unwrap_or(-1), stderr(&result)));
     }
     let report: Value = serde_json::from_slice(&result.stdout).unwrap();
@@ -33,11 +55,17 @@ fn extract_one(layout: &Layout, tag: &str, path: &str, out: &Path) -> Result<Vec
 
 fn missing(result: Result<Vec<u8>, (i32, String)>, expected: &str) {
     match result {
-        Ok(bytes) => panic!("expected an error with '{expected}', got {} bytes", bytes.len()),
+        Ok(bytes) => panic!(
+            "expected an error with '{expected}', got {} bytes",
+            bytes.len()
+        ),
         Err((code, message)) => {
             assert_eq!(code, 2, "{message}");
             assert!(message.contains(expected), "'{expected}' not in: {message}");
-            assert!(message.contains("linux/amd64"), "the platform is not named: {message}");
+            assert!(
+                message.contains("linux/amd64"),
+                "the platform is not named: {message}"
+            );
         }
     }
 }
@@ -45,15 +73,30 @@ fn missing(result: Result<Vec<u8>, (i32, String)>, expected: &str) {
 #[test]
 fn every_compression_and_name_form() {
     for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
-        let layer = LayerBuilder::new().dir("./usr/").dir("./usr/bin/").file("./usr/bin/app", b"dot-slash", 0o755).tar();
-        assert_eq!(extract_from(vec![layer], compression, "/usr/bin/app").unwrap(), b"dot-slash");
+        let layer = LayerBuilder::new()
+            .dir("./usr/")
+            .dir("./usr/bin/")
+            .file("./usr/bin/app", b"dot-slash", 0o755)
+            .tar();
+        assert_eq!(
+            extract_from(vec![layer], compression, "/usr/bin/app").unwrap(),
+            b"dot-slash"
+        );
     }
     let long_dir = "very/".repeat(30);
-    let gnu = LayerBuilder::new().file(&format!("{long_dir}app"), b"gnu long name", 0o755).tar();
-    assert_eq!(extract_from(vec![gnu], Compression::Gzip, &format!("/{long_dir}app")).unwrap(), b"gnu long name");
+    let gnu = LayerBuilder::new()
+        .file(&format!("{long_dir}app"), b"gnu long name", 0o755)
+        .tar();
+    assert_eq!(
+        extract_from(vec![gnu], Compression::Gzip, &format!("/{long_dir}app")).unwrap(),
+        b"gnu long name"
+    );
     let pax_path = format!("{}/ünïcode-app", "pax".repeat(60));
     let pax = LayerBuilder::new().pax_file(&pax_path, b"pax name").tar();
-    assert_eq!(extract_from(vec![pax], Compression::Gzip, &pax_path).unwrap(), b"pax name");
+    assert_eq!(
+        extract_from(vec![pax], Compression::Gzip, &pax_path).unwrap(),
+        b"pax name"
+    );
 }
 
 #[test]
@@ -62,15 +105,23 @@ fn top_layer_decides_and_lower_layers_are_not_read() {
     let layout = Layout::new(&tmp.path().join("img"));
     let base = LayerBuilder::new().file("bin/app", b"old", 0o755).tar();
     let top = LayerBuilder::new().file("bin/app", b"new", 0o700).tar();
-    let root = layout.image("linux/amd64", &[(base, Compression::Gzip), (top, Compression::Gzip)]);
+    let root = layout.image(
+        "linux/amd64",
+        &[(base, Compression::Gzip), (top, Compression::Gzip)],
+    );
     layout.set_root(&root, "t");
     // Corrupt the base layer: had it been read, its digest check would fail.
-    let manifest: Value = serde_json::from_slice(&std::fs::read(layout.blob_path(&root)).unwrap()).unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(layout.blob_path(&root)).unwrap()).unwrap();
     std::fs::write(layout.blob_path(&manifest["layers"][0]), b"garbage").unwrap();
     let out = tmp.path().join("out");
     assert_eq!(extract_one(&layout, "t", "/bin/app", &out).unwrap(), b"new");
     let mode = std::fs::metadata(out.join("app_linux_amd64")).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o7777, 0o700, "the file mode is kept");
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o7777,
+        0o700,
+        "the file mode is kept"
+    );
     // A path the top layer does not decide needs the base, and its bad digest is found.
     let err = extract_one(&layout, "t", "/bin/other", &tmp.path().join("out2")).unwrap_err();
     assert!(err.1.contains("layer 1 of 2"), "{}", err.1);
@@ -78,34 +129,82 @@ fn top_layer_decides_and_lower_layers_are_not_read() {
 
 #[test]
 fn whiteouts_opaque_dirs_and_parent_whiteouts() {
-    let base = || LayerBuilder::new().dir("bin").file("bin/app", b"v1", 0o755).file("bin/tool", b"tool", 0o755);
+    let base = || {
+        LayerBuilder::new()
+            .dir("bin")
+            .file("bin/app", b"v1", 0o755)
+            .file("bin/tool", b"tool", 0o755)
+    };
     let deleted = LayerBuilder::new().whiteout("bin/app").tar();
-    missing(extract_from(vec![base().tar(), deleted], Compression::Gzip, "/bin/app"), "deleted by layer 2 of 2");
+    missing(
+        extract_from(vec![base().tar(), deleted], Compression::Gzip, "/bin/app"),
+        "deleted by layer 2 of 2",
+    );
 
     let parent_gone = || LayerBuilder::new().whiteout("bin").tar();
-    missing(extract_from(vec![base().tar(), parent_gone()], Compression::Gzip, "/bin/tool"), "(/bin): deleted by layer 2");
-    // The directory deleted and made again: what it held below is gone.
-    let remade = LayerBuilder::new().dir("bin").file("bin/new", b"n", 0o755).tar();
     missing(
-        extract_from(vec![base().tar(), parent_gone(), remade], Compression::Gzip, "/bin/tool"),
+        extract_from(
+            vec![base().tar(), parent_gone()],
+            Compression::Gzip,
+            "/bin/tool",
+        ),
+        "(/bin): deleted by layer 2",
+    );
+    // The directory deleted and made again: what it held below is gone.
+    let remade = LayerBuilder::new()
+        .dir("bin")
+        .file("bin/new", b"n", 0o755)
+        .tar();
+    missing(
+        extract_from(
+            vec![base().tar(), parent_gone(), remade],
+            Compression::Gzip,
+            "/bin/tool",
+        ),
         "its directory /bin was deleted by layer 2 of 3",
     );
 
     // An opaque directory hides lower layers, but not entries of its own layer.
-    let opaque = || LayerBuilder::new().dir("bin").opaque("bin").file("bin/tool", b"tool v2", 0o755).tar();
-    missing(extract_from(vec![base().tar(), opaque()], Compression::Gzip, "/bin/app"), "opaque directory");
-    assert_eq!(extract_from(vec![base().tar(), opaque()], Compression::Gzip, "/bin/tool").unwrap(), b"tool v2");
+    let opaque = || {
+        LayerBuilder::new()
+            .dir("bin")
+            .opaque("bin")
+            .file("bin/tool", b"tool v2", 0o755)
+            .tar()
+    };
+    missing(
+        extract_from(vec![base().tar(), opaque()], Compression::Gzip, "/bin/app"),
+        "opaque directory",
+    );
+    assert_eq!(
+        extract_from(vec![base().tar(), opaque()], Compression::Gzip, "/bin/tool").unwrap(),
+        b"tool v2"
+    );
 
     // Deleted, then created again higher up.
     let again = LayerBuilder::new().file("bin/app", b"v3", 0o755).tar();
     let deleted = LayerBuilder::new().whiteout("bin/app").tar();
-    assert_eq!(extract_from(vec![base().tar(), deleted, again], Compression::Zstd, "/bin/app").unwrap(), b"v3");
+    assert_eq!(
+        extract_from(
+            vec![base().tar(), deleted, again],
+            Compression::Zstd,
+            "/bin/app"
+        )
+        .unwrap(),
+        b"v3"
+    );
 }
 
 #[test]
 fn duplicate_entries_in_one_layer_last_wins() {
-    let layer = LayerBuilder::new().file("bin/app", b"first", 0o755).file("bin/app", b"second", 0o755).tar();
-    assert_eq!(extract_from(vec![layer], Compression::Gzip, "/bin/app").unwrap(), b"second");
+    let layer = LayerBuilder::new()
+        .file("bin/app", b"first", 0o755)
+        .file("bin/app", b"second", 0o755)
+        .tar();
+    assert_eq!(
+        extract_from(vec![layer], Compression::Gzip, "/bin/app").unwrap(),
+        b"second"
+    );
 }
 
 #[test]
@@ -119,34 +218,70 @@ fn symlinks_in_the_file_and_its_parents() {
         .dir("usr/local/bin")
         .symlink("usr/local/bin/app", "/opt/current/bin/app")
         .symlink("usr/local/bin/rel", "../../../opt/current/bin/app")
-        .symlink("usr/local/bin/escape", "../../../../../../opt/current/bin/app")
+        .symlink(
+            "usr/local/bin/escape",
+            "../../../../../../opt/current/bin/app",
+        )
         .tar();
-    for path in ["/usr/local/bin/app", "/usr/local/bin/rel", "/usr/local/bin/escape", "/opt/current/bin/app"] {
+    for path in [
+        "/usr/local/bin/app",
+        "/usr/local/bin/rel",
+        "/usr/local/bin/escape",
+        "/opt/current/bin/app",
+    ] {
         let bytes = extract_from(vec![base.clone(), top.clone()], Compression::Gzip, path).unwrap();
         assert_eq!(bytes, b"real binary", "{path}");
     }
     // A symlink whose target the top layer replaced points at the new file.
-    let replaced = LayerBuilder::new().file("opt/app-1.2/bin/app", b"patched", 0o755).tar();
-    let bytes = extract_from(vec![base.clone(), top.clone(), replaced], Compression::Gzip, "/usr/local/bin/app").unwrap();
+    let replaced = LayerBuilder::new()
+        .file("opt/app-1.2/bin/app", b"patched", 0o755)
+        .tar();
+    let bytes = extract_from(
+        vec![base.clone(), top.clone(), replaced],
+        Compression::Gzip,
+        "/usr/local/bin/app",
+    )
+    .unwrap();
     assert_eq!(bytes, b"patched");
 
-    let looping = LayerBuilder::new().symlink("a", "b").symlink("b", "/a").tar();
-    missing(extract_from(vec![looping], Compression::Gzip, "/a"), "too many levels of symbolic links");
+    let looping = LayerBuilder::new()
+        .symlink("a", "b")
+        .symlink("b", "/a")
+        .tar();
+    missing(
+        extract_from(vec![looping], Compression::Gzip, "/a"),
+        "too many levels of symbolic links",
+    );
     let dangling = LayerBuilder::new().symlink("bin/app", "/nowhere").tar();
-    missing(extract_from(vec![dangling], Compression::Gzip, "/bin/app"), "/nowhere");
+    missing(
+        extract_from(vec![dangling], Compression::Gzip, "/bin/app"),
+        "/nowhere",
+    );
 }
 
 #[test]
 fn hardlinks_share_their_target_content() {
-    let layer = LayerBuilder::new().file("bin/real", b"linked content", 0o755).hardlink("bin/app", "bin/real").tar();
-    assert_eq!(extract_from(vec![layer], Compression::Gzip, "/bin/app").unwrap(), b"linked content");
+    let layer = LayerBuilder::new()
+        .file("bin/real", b"linked content", 0o755)
+        .hardlink("bin/app", "bin/real")
+        .tar();
+    assert_eq!(
+        extract_from(vec![layer], Compression::Gzip, "/bin/app").unwrap(),
+        b"linked content"
+    );
 }
 
 #[test]
 fn directories_and_devices_are_not_files() {
     let layer = LayerBuilder::new().dir("bin").tar();
-    missing(extract_from(vec![layer.clone()], Compression::Gzip, "/bin"), "is a directory");
-    missing(extract_from(vec![layer], Compression::Gzip, "/bin/none"), "no layer has it");
+    missing(
+        extract_from(vec![layer.clone()], Compression::Gzip, "/bin"),
+        "is a directory",
+    );
+    missing(
+        extract_from(vec![layer], Compression::Gzip, "/bin/none"),
+        "no layer has it",
+    );
 }
 
 #[test]
@@ -154,7 +289,9 @@ fn nested_multi_arch_index_with_attestation() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = Layout::new(&tmp.path().join("img"));
     let image = |platform: &str| {
-        let tar = LayerBuilder::new().file("app", platform.as_bytes(), 0o755).tar();
+        let tar = LayerBuilder::new()
+            .file("app", platform.as_bytes(), 0o755)
+            .tar();
         layout.image(platform, &[(tar, Compression::Gzip)])
     };
     let mut attestation = layout.blob(
@@ -171,33 +308,91 @@ fn nested_multi_arch_index_with_attestation() {
     layout.set_root(&outer, "multi");
 
     let out = tmp.path().join("out");
-    let result = onebin(&["extract", &layout.reference("multi"), "--path", "/app", "--out", out.to_str().unwrap()]);
+    let result = onebin(&[
+        "extract",
+        &layout.reference("multi"),
+        "--path",
+        "/app",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(result.status.success(), "{}", stderr(&result));
     assert_eq!(
         support::list_files(&out),
-        ["app_linux_amd64", "app_linux_arm64", "app_linux_arm_v7", "checksums.txt"]
+        [
+            "app_linux_amd64",
+            "app_linux_arm64",
+            "app_linux_arm_v7",
+            "checksums.txt"
+        ]
     );
-    assert_eq!(std::fs::read(out.join("app_linux_arm_v7")).unwrap(), b"linux/arm/v7");
-    let check = std::process::Command::new("sha256sum").arg("-c").arg("checksums.txt").current_dir(&out).output().unwrap();
+    assert_eq!(
+        std::fs::read(out.join("app_linux_arm_v7")).unwrap(),
+        b"linux/arm/v7"
+    );
+    let check = std::process::Command::new("sha256sum")
+        .arg("-c")
+        .arg("checksums.txt")
+        .current_dir(&out)
+        .output()
+        .unwrap();
     assert!(check.status.success(), "{}", support::stdout(&check));
 
     // containerd's matching: linux/arm64 is linux/arm64/v8, linux/arm is linux/arm/v7.
     let out2 = tmp.path().join("out2");
     let picked = onebin(&[
-        "extract", &layout.reference("multi"), "--path", "app", "--out", out2.to_str().unwrap(),
-        "--platform", "linux/arm64", "--platform", "linux/arm", "--name", "{name}-{arch}{_variant}",
+        "extract",
+        &layout.reference("multi"),
+        "--path",
+        "app",
+        "--out",
+        out2.to_str().unwrap(),
+        "--platform",
+        "linux/arm64",
+        "--platform",
+        "linux/arm",
+        "--name",
+        "{name}-{arch}{_variant}",
     ]);
     assert!(picked.status.success(), "{}", stderr(&picked));
-    assert_eq!(support::list_files(&out2), ["app-arm64", "app-arm_v7", "checksums.txt"]);
+    assert_eq!(
+        support::list_files(&out2),
+        ["app-arm64", "app-arm_v7", "checksums.txt"]
+    );
 
     let inspect = onebin(&["inspect", &layout.reference("multi"), "--json"]);
     let report: Value = serde_json::from_slice(&inspect.stdout).unwrap();
-    let platforms: Vec<&str> = report["platforms"].as_array().unwrap().iter().map(|p| p["platform"].as_str().unwrap()).collect();
+    let platforms: Vec<&str> = report["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["platform"].as_str().unwrap())
+        .collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64", "linux/arm/v7"]);
-    assert_eq!(report["skipped"].as_array().unwrap().len(), 1, "the attestation is listed as skipped");
+    assert_eq!(
+        report["skipped"].as_array().unwrap().len(),
+        1,
+        "the attestation is listed as skipped"
+    );
 
-    let absent = onebin(&["extract", &layout.reference("multi"), "--path", "/app", "--platform", "linux/s390x", "--out", tmp.path().join("o3").to_str().unwrap()]);
+    let absent = onebin(&[
+        "extract",
+        &layout.reference("multi"),
+        "--path",
+        "/app",
+        "--platform",
+        "linux/s390x",
+        "--out",
+        tmp.path().join("o3").to_str().unwrap(),
+    ]);
     assert_eq!(absent.status.code(), Some(2));
-    assert!(stderr(&absent).contains("platform linux/s390x: not in"), "{}", stderr(&absent));
-    assert!(!tmp.path().join("o3").exists(), "no output directory for a failed run");
+    assert!(
+        stderr(&absent).contains("platform linux/s390x: not in"),
+        "{}",
+        stderr(&absent)
+    );
+    assert!(
+        !tmp.path().join("o3").exists(),
+        "no output directory for a failed run"
+    );
 }

@@ -7,14 +7,15 @@
 //! local socket needs neither TLS nor an async runtime.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::files::{clean_name, FileSet};
-use crate::{Error, Result};
+use crate::{Error, Platform, Result};
 
 /// How to reach the engine.
 #[derive(Clone, Debug)]
@@ -51,6 +52,16 @@ impl Engine {
 
     /// Sends a GET and returns the status and a body stream (chunked or sized).
     pub fn get(&self, path: &str) -> Result<(u16, Box<dyn Read + Send>)> {
+        self.request("GET", path, None)
+    }
+
+    /// Sends a request with an optional tar body of known length.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&mut dyn Read, u64)>,
+    ) -> Result<(u16, Box<dyn Read + Send>)> {
         let unreachable = |e: io::Error| {
             Error::Daemon(format!(
                 "cannot reach the Docker Engine at {}: {e} (is it running? set DOCKER_HOST)",
@@ -67,11 +78,20 @@ impl Engine {
             }
         };
         let mut reader = BufReader::with_capacity(256 << 10, stream);
-        let request = format!("GET {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: onebin\r\nConnection: close\r\n\r\n");
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: onebin\r\nConnection: close\r\n");
+        if let Some((_, len)) = &body {
+            request.push_str(&format!(
+                "Content-Type: application/x-tar\r\nContent-Length: {len}\r\n"
+            ));
+        }
+        request.push_str("\r\n");
         reader
             .get_mut()
             .write_all(request.as_bytes())
             .map_err(unreachable)?;
+        if let Some((body, _)) = body {
+            io::copy(body, reader.get_mut()).map_err(unreachable)?;
+        }
         let head = read_head(&mut reader).map_err(unreachable)?;
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut response = httparse::Response::new(&mut headers);
@@ -191,6 +211,52 @@ impl<R: BufRead> Read for Chunked<R> {
             ));
         }
         Ok(n)
+    }
+}
+
+impl Engine {
+    /// The engine's own platform (`GET /info`): what `docker run` would pick.
+    pub fn platform(&self) -> Result<Platform> {
+        let (status, body) = self.get("/info")?;
+        let info: serde_json::Value =
+            serde_json::from_reader(body).map_err(|e| Error::Daemon(format!("GET /info: {e}")))?;
+        if status != 200 {
+            return Err(Error::Daemon(format!("GET /info: HTTP {status}")));
+        }
+        let os = info["OSType"].as_str().unwrap_or("linux");
+        let arch = info["Architecture"]
+            .as_str()
+            .unwrap_or(std::env::consts::ARCH);
+        Ok(Platform::new(os, arch, None))
+    }
+
+    /// Loads a `docker save` archive into the engine (`POST /images/load`),
+    /// as `docker load` does, and fails with the engine's own message.
+    pub fn load(&self, archive: &Path) -> Result<()> {
+        let mut file = File::open(archive).map_err(|e| Error::io(archive, e))?;
+        let len = file.metadata().map_err(|e| Error::io(archive, e))?.len();
+        let (status, body) =
+            self.request("POST", "/images/load?quiet=1", Some((&mut file, len)))?;
+        let mut text = String::new();
+        BufReader::new(body)
+            .read_to_string(&mut text)
+            .map_err(|e| Error::Daemon(format!("loading: {e}")))?;
+        if status != 200 {
+            return Err(Error::Daemon(format!(
+                "loading the image: HTTP {status}: {}",
+                text.trim()
+            )));
+        }
+        // The answer is a stream of JSON messages; a failure is one with `error`.
+        for message in serde_json::Deserializer::from_str(&text)
+            .into_iter::<serde_json::Value>()
+            .flatten()
+        {
+            if let Some(error) = message["error"].as_str() {
+                return Err(Error::Daemon(format!("loading the image: {error}")));
+            }
+        }
+        Ok(())
     }
 }
 

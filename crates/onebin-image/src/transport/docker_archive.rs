@@ -7,15 +7,19 @@
 
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
+use std::path::Path;
 
 use oci_spec::image::{Descriptor, ImageConfiguration, MediaType};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use super::files::FileSet;
+use super::layout::{write_tar_atomic, Member};
 use crate::digest::sha256_digest;
 use crate::manifest::{DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST};
-use crate::{DockerReference, Error, ImageSource, Result};
+use crate::mutate::{canonical_json, Blob};
+use crate::write::WriteSet;
+use crate::{DockerReference, Error, ImageSource, Platform, Result};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -207,4 +211,80 @@ impl<F: FileSet> ImageSource for DockerArchiveSource<F> {
             ))),
         }
     }
+}
+
+/// Writes the images as a `docker save` archive that `docker load` reads:
+/// `manifest.json` (one entry per platform), `repositories`, and the blobs.
+///
+/// With several platforms, each entry is tagged `NAME:TAG-OS-ARCH[-VARIANT]`,
+/// and the entry for `tag_platform` (the engine's, usually) also `NAME:TAG`, so
+/// that `docker load` then `docker run NAME:TAG` runs the right one.
+pub fn write(
+    file: &Path,
+    reference: Option<&DockerReference>,
+    tag_platform: &Platform,
+    set: &WriteSet,
+) -> Result<()> {
+    let members = archive_members(reference, tag_platform, set)?;
+    write_tar_atomic(file, &["blobs", "blobs/sha256"], &members, set)
+}
+
+fn archive_members<'a>(
+    reference: Option<&DockerReference>,
+    tag_platform: &Platform,
+    set: &'a WriteSet,
+) -> Result<Vec<(String, Member<'a>)>> {
+    let blob_name = |b: &Blob| format!("blobs/sha256/{}", b.descriptor.digest().digest());
+    let several = set.images.len() > 1;
+    let mut entries = Vec::new();
+    let mut repositories = serde_json::Map::new();
+    for image in set.images {
+        let mut tags = Vec::new();
+        if let Some(r) = reference {
+            if !several || image.platform.matches(tag_platform) {
+                tags.push(r.familiar());
+            }
+            if several {
+                let suffix = image.platform.to_string().replace('/', "-");
+                let tagged = DockerReference {
+                    tag: Some(format!("{}-{suffix}", r.tag.as_deref().unwrap_or("latest"))),
+                    digest: None,
+                    ..r.clone()
+                };
+                tags.push(tagged.familiar());
+            }
+            for tag in &tags {
+                if let Some((repo, t)) = tag.rsplit_once(':') {
+                    let repo = repositories
+                        .entry(repo.to_string())
+                        .or_insert_with(|| serde_json::json!({}));
+                    repo[t] = serde_json::json!(image.config.descriptor.digest().digest());
+                }
+            }
+        }
+        entries.push(serde_json::json!({
+            "Config": blob_name(&image.config),
+            "RepoTags": if reference.is_some() { serde_json::json!(tags) } else { serde_json::Value::Null },
+            "Layers": image.layers.iter().map(blob_name).collect::<Vec<_>>(),
+        }));
+    }
+    let mut members = vec![
+        (
+            "manifest.json".to_string(),
+            Member::Bytes(canonical_json(&entries)),
+        ),
+        (
+            "repositories".to_string(),
+            Member::Bytes(canonical_json(&repositories)),
+        ),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for image in set.images {
+        for blob in image.layers.iter().chain([&image.config]) {
+            if seen.insert(blob_name(blob)) {
+                members.push((blob_name(blob), Member::Blob(blob)));
+            }
+        }
+    }
+    Ok(members)
 }

@@ -1,12 +1,16 @@
 //! OCI image layouts (`oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`): `oci-layout`,
 //! `index.json` and `blobs/<alg>/<hex>`.
 
-use std::io::{Cursor, Read};
+use std::io::{BufWriter, Cursor, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 
 use super::files::FileSet;
 use crate::digest::{ensure_supported, sha256_digest};
+use crate::mutate::{canonical_json, Blob, OCI_INDEX};
+use crate::write::WriteSet;
 use crate::{Error, ImageSource, Result};
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -130,4 +134,182 @@ impl<F: FileSet> ImageSource for LayoutSource<F> {
         }
         self.files.open(&path)
     }
+}
+
+/// Writes the set into an OCI layout directory. A new directory is built
+/// beside its final name and renamed into place; into an existing layout, blobs
+/// are added (each atomically) and `index.json` is replaced last, atomically.
+pub fn write_dir(dir: &Path, tag: Option<&str>, set: &WriteSet) -> Result<()> {
+    let staging = if dir.exists() {
+        if !dir.join("oci-layout").is_file()
+            && std::fs::read_dir(dir)
+                .map_err(|e| Error::io(dir, e))?
+                .next()
+                .is_some()
+        {
+            return Err(Error::invalid(format!(
+                "{}: exists and is not an OCI image layout",
+                dir.display()
+            )));
+        }
+        None
+    } else {
+        let parent = dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".onebin-layout-")
+            .tempdir_in(parent)
+            .map_err(|e| Error::io(parent, e))?;
+        Some(tmp)
+    };
+    let target: &Path = staging.as_ref().map_or(dir, |s| s.path());
+    let blobs = target.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).map_err(|e| Error::io(&blobs, e))?;
+    write_file_atomic(&target.join("oci-layout"), LAYOUT_FILE.as_bytes())?;
+    for blob in set.blobs() {
+        let path = blobs.join(blob.descriptor.digest().digest());
+        if path.is_file() {
+            continue;
+        }
+        let mut tmp = tempfile::NamedTempFile::new_in(&blobs).map_err(|e| Error::io(&blobs, e))?;
+        set.copy(blob, &mut BufWriter::new(tmp.as_file_mut()))?;
+        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+    }
+    let existing = std::fs::read(target.join("index.json")).ok();
+    let index = updated_index_json(existing.as_deref(), set, tag)?;
+    write_file_atomic(&target.join("index.json"), &index)?;
+    if let Some(staging) = staging {
+        let staged = staging.keep();
+        std::fs::rename(&staged, dir).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&staged);
+            Error::io(dir, e)
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes the set as an OCI layout inside a tar file (`oci-archive:`),
+/// through a temporary file renamed into place.
+pub fn write_archive(file: &Path, tag: Option<&str>, set: &WriteSet) -> Result<()> {
+    let index = updated_index_json(None, set, tag)?;
+    let mut members: Vec<(String, Member)> = vec![
+        (
+            "oci-layout".into(),
+            Member::Bytes(LAYOUT_FILE.as_bytes().to_vec()),
+        ),
+        ("index.json".into(), Member::Bytes(index)),
+    ];
+    for blob in set.blobs() {
+        members.push((
+            format!("blobs/sha256/{}", blob.descriptor.digest().digest()),
+            Member::Blob(blob),
+        ));
+    }
+    write_tar_atomic(file, &["blobs", "blobs/sha256"], &members, set)
+}
+
+const LAYOUT_FILE: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// `index.json` with the set's index as the entry for `tag`, replacing the
+/// entry that had that tag (or, untagged, the untagged entries).
+fn updated_index_json(
+    existing: Option<&[u8]>,
+    set: &WriteSet,
+    tag: Option<&str>,
+) -> Result<Vec<u8>> {
+    let mut index: serde_json::Value = match existing {
+        Some(bytes) => {
+            serde_json::from_slice(bytes).map_err(|e| Error::invalid(format!("index.json: {e}")))?
+        }
+        None => serde_json::json!({"schemaVersion": 2, "manifests": []}),
+    };
+    let entries = index["manifests"]
+        .as_array_mut()
+        .ok_or_else(|| Error::invalid("index.json has no manifests"))?;
+    entries.retain(|e| e["annotations"][REF_NAME].as_str() != tag);
+    let mut root = serde_json::json!({
+        "mediaType": set.index.descriptor.media_type().to_string(),
+        "digest": set.index.descriptor.digest().to_string(),
+        "size": set.index.descriptor.size(),
+    });
+    if let Some(tag) = tag {
+        root["annotations"] = serde_json::json!({ REF_NAME: tag });
+    }
+    entries.push(root);
+    index["mediaType"] = serde_json::json!(OCI_INDEX);
+    Ok(canonical_json(&index))
+}
+
+/// A member of an archive being written.
+pub(crate) enum Member<'a> {
+    Bytes(Vec<u8>),
+    Blob(&'a Blob),
+}
+
+/// Writes a tar of `dirs` and `members` (in that order, with fixed owners,
+/// modes and times) to a temporary file beside `file`, then renames it.
+pub(crate) fn write_tar_atomic(
+    file: &Path,
+    dirs: &[&str],
+    members: &[(String, Member)],
+    set: &WriteSet,
+) -> Result<()> {
+    let parent = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".onebin-")
+        .suffix(".part")
+        .tempfile_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
+    let failed = |e: std::io::Error| Error::io(file, e);
+    let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, tmp));
+    for dir in dirs {
+        let mut header = fixed_header(tar::EntryType::Directory, 0o755, 0);
+        tar.append_data(&mut header, dir, std::io::empty())
+            .map_err(failed)?;
+    }
+    for (name, member) in members {
+        let size = match member {
+            Member::Bytes(b) => b.len() as u64,
+            Member::Blob(b) => b.descriptor.size(),
+        };
+        let mut header = fixed_header(tar::EntryType::Regular, 0o644, size);
+        header.set_path(name).map_err(failed)?;
+        header.set_cksum();
+        match member {
+            Member::Bytes(bytes) => tar.append(&header, bytes.as_slice()).map_err(failed)?,
+            Member::Blob(blob) => tar.append(&header, set.open(blob)?).map_err(failed)?,
+        }
+    }
+    let writer = tar.into_inner().map_err(failed)?;
+    let tmp = writer.into_inner().map_err(|e| failed(e.into_error()))?;
+    tmp.persist(file).map_err(|e| Error::io(file, e.error))?;
+    Ok(())
+}
+
+fn fixed_header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    let mut header = tar::Header::new_ustar();
+    header.set_entry_type(kind);
+    header.set_mode(mode);
+    header.set_size(size);
+    header.set_mtime(0);
+    header.set_uid(0);
+    header.set_gid(0);
+    header
+}
+
+fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
 }

@@ -11,7 +11,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 pub fn onebin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_onebin")).args(args).output().expect("onebin runs")
+    Command::new(env!("CARGO_BIN_EXE_onebin"))
+        .args(args)
+        .output()
+        .expect("onebin runs")
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -29,9 +32,15 @@ fn in_ci() -> bool {
 /// True when `tool` is on PATH. Missing: a failure under `CI=true`, else a
 /// skip that says so.
 pub fn require(tool: &str) -> bool {
-    let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success());
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
-        assert!(!in_ci(), "{tool} is required under CI=true (scripts/test installs it)");
+        assert!(
+            !in_ci(),
+            "{tool} is required under CI=true (scripts/test installs it)"
+        );
         eprintln!("SKIPPED: {tool} is not installed (run scripts/test to install the test tools)");
     }
     found
@@ -39,9 +48,15 @@ pub fn require(tool: &str) -> bool {
 
 /// True when a Docker Engine answers. Missing: a failure under `CI=true`.
 pub fn require_docker() -> bool {
-    let up = Command::new("docker").arg("info").output().is_ok_and(|o| o.status.success());
+    let up = Command::new("docker")
+        .arg("info")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !up {
-        assert!(!in_ci(), "a running Docker Engine is required under CI=true");
+        assert!(
+            !in_ci(),
+            "a running Docker Engine is required under CI=true"
+        );
         eprintln!("SKIPPED: no Docker Engine answers (docker info failed)");
     }
     up
@@ -50,7 +65,12 @@ pub fn require_docker() -> bool {
 /// Runs a command and panics with its output when it fails.
 pub fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed:\n{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     out
 }
 
@@ -118,7 +138,11 @@ impl LayerBuilder {
 
     pub fn whiteout(self, path: &str) -> Self {
         let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-        let wh = if dir.is_empty() { format!(".wh.{name}") } else { format!("{dir}/.wh.{name}") };
+        let wh = if dir.is_empty() {
+            format!(".wh.{name}")
+        } else {
+            format!("{dir}/.wh.{name}")
+        };
         self.file(&wh, b"", 0o644)
     }
 
@@ -129,7 +153,9 @@ impl LayerBuilder {
     /// A file whose name is stored in a PAX `path` record, as Docker's
     /// writer does for long or non-ASCII names.
     pub fn pax_file(mut self, path: &str, content: &[u8]) -> Self {
-        self.tar.append_pax_extensions([("path", path.as_bytes())]).unwrap();
+        self.tar
+            .append_pax_extensions([("path", path.as_bytes())])
+            .unwrap();
         let mut h = Self::header(tar::EntryType::Regular, 0o755, content.len() as u64);
         h.set_path("pax-placeholder").unwrap();
         h.set_cksum();
@@ -183,7 +209,9 @@ impl Layout {
     pub fn new(dir: &Path) -> Self {
         std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
         std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-        Layout { dir: dir.to_path_buf() }
+        Layout {
+            dir: dir.to_path_buf(),
+        }
     }
 
     pub fn blob(&self, media_type: &str, bytes: &[u8]) -> Value {
@@ -194,7 +222,9 @@ impl Layout {
 
     pub fn blob_path(&self, descriptor: &Value) -> PathBuf {
         let digest = descriptor["digest"].as_str().unwrap();
-        self.dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+        self.dir
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
     }
 
     /// An image manifest over uncompressed tars (bottom layer first), each
@@ -202,7 +232,10 @@ impl Layout {
     pub fn image(&self, platform: &str, layers: &[(Vec<u8>, Compression)]) -> Value {
         let mut parts = platform.split('/');
         let (os, arch, variant) = (parts.next().unwrap(), parts.next().unwrap(), parts.next());
-        let diff_ids: Vec<String> = layers.iter().map(|(tar, _)| format!("sha256:{}", sha256_hex(tar))).collect();
+        let diff_ids: Vec<String> = layers
+            .iter()
+            .map(|(tar, _)| format!("sha256:{}", sha256_hex(tar)))
+            .collect();
         let mut config = json!({
             "architecture": arch, "os": os,
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
@@ -211,16 +244,24 @@ impl Layout {
         if let Some(v) = variant {
             config["variant"] = json!(v);
         }
-        let config = self.blob("application/vnd.oci.image.config.v1+json", config.to_string().as_bytes());
-        let layers: Vec<Value> =
-            layers.iter().map(|(tar, c)| self.blob(layer_media_type(*c), &compress(tar, *c))).collect();
+        let config = self.blob(
+            "application/vnd.oci.image.config.v1+json",
+            config.to_string().as_bytes(),
+        );
+        let layers: Vec<Value> = layers
+            .iter()
+            .map(|(tar, c)| self.blob(layer_media_type(*c), &compress(tar, *c)))
+            .collect();
         let manifest = json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": config,
             "layers": layers,
         });
-        let mut descriptor = self.blob("application/vnd.oci.image.manifest.v1+json", manifest.to_string().as_bytes());
+        let mut descriptor = self.blob(
+            "application/vnd.oci.image.manifest.v1+json",
+            manifest.to_string().as_bytes(),
+        );
         let mut p = json!({"os": os, "architecture": arch});
         if let Some(v) = variant {
             p["variant"] = json!(v);
@@ -236,7 +277,10 @@ impl Layout {
             "mediaType": "application/vnd.oci.image.index.v1+json",
             "manifests": manifests,
         });
-        self.blob("application/vnd.oci.image.index.v1+json", index.to_string().as_bytes())
+        self.blob(
+            "application/vnd.oci.image.index.v1+json",
+            index.to_string().as_bytes(),
+        )
     }
 
     /// Writes index.json pointing at `root`, tagged.
