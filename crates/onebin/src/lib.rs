@@ -6,7 +6,9 @@
 pub mod extract;
 pub mod inspect;
 pub mod output;
+pub mod package;
 pub mod progress;
+pub mod provenance;
 
 /// Exit codes shared by every command, so a pipeline can gate on them.
 pub mod exit {

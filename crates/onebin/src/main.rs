@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 use onebin::exit;
 use onebin::extract::{extract, ExtractRequest, DEFAULT_TEMPLATE};
 use onebin::inspect::inspect;
+use onebin::package::{package, PackageRequest};
 use onebin::progress::Progress;
+use onebin_image::mutate::ConfigChanges;
 use onebin_image::{transport, ImageReference, Platform};
 
 /// One binary, one hash: ship the same binary in the release assets and the
@@ -53,6 +55,82 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Put prebuilt binaries into a reproducible multi-arch image, with no daemon and no Dockerfile.
+    Package {
+        /// PLATFORM=FILE, e.g. linux/arm64=dist/app_linux_arm64; repeat per platform.
+        #[arg(long = "binary", value_name = "PLATFORM=FILE", value_parser = parse_binary, required = true)]
+        binaries: Vec<(Platform, PathBuf)>,
+        /// Where the binary goes in the image, e.g. /usr/local/bin/app.
+        #[arg(long)]
+        path: String,
+        /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME:TAG
+        #[arg(long)]
+        dest: String,
+        /// The image to build on (any transport), or scratch.
+        #[arg(long, default_value = "scratch")]
+        base: String,
+        /// One argument of the entrypoint; repeat for more. Default: [PATH].
+        #[arg(long = "entrypoint", value_name = "ARG", allow_hyphen_values = true)]
+        entrypoint: Vec<String>,
+        /// One argument of the command; repeat for more.
+        #[arg(long = "cmd", value_name = "ARG", allow_hyphen_values = true)]
+        cmd: Vec<String>,
+        #[arg(long = "env", value_name = "K=V", value_parser = parse_key_value)]
+        env: Vec<(String, String)>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        workdir: Option<String>,
+        /// The binary's file mode in the image, in octal.
+        #[arg(long, default_value = "0755", value_parser = parse_mode)]
+        mode: u32,
+        #[arg(long = "label", value_name = "K=V", value_parser = parse_key_value)]
+        labels: Vec<(String, String)>,
+        /// Annotations of the manifests and the index.
+        #[arg(long = "annotation", value_name = "K=V", value_parser = parse_key_value)]
+        annotations: Vec<(String, String)>,
+        /// For docker-daemon: the platform to load (default: the engine's).
+        #[arg(long)]
+        daemon_platform: Option<Platform>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("'{s}' is not KEY=VALUE")),
+    }
+}
+
+fn parse_binary(s: &str) -> Result<(Platform, PathBuf), String> {
+    let (platform, file) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not PLATFORM=FILE"))?;
+    let platform = platform.parse::<Platform>().map_err(|e| e.to_string())?;
+    if file.is_empty() {
+        return Err(format!("'{s}': the file is empty"));
+    }
+    Ok((platform, PathBuf::from(file)))
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("'{s}' is not an octal file mode like 0755"))
+}
+
+/// `SOURCE_DATE_EPOCH`, the reproducible-builds convention; the epoch when unset.
+fn source_date_epoch() -> Result<u64> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("SOURCE_DATE_EPOCH='{v}' is not a number of seconds")),
+        _ => Ok(0),
+    }
 }
 
 fn main() -> ExitCode {
@@ -154,6 +232,66 @@ fn run(cli: Cli) -> Result<u8> {
                     );
                 }
                 println!("{}", report.checksums);
+            }
+            Ok(exit::OK)
+        }
+        Command::Package {
+            binaries,
+            path,
+            dest,
+            base,
+            entrypoint,
+            cmd,
+            env,
+            user,
+            workdir,
+            mode,
+            labels,
+            annotations,
+            daemon_platform,
+            json,
+        } => {
+            let dest = ImageReference::parse(&dest)?;
+            let base = if base == "scratch" {
+                None
+            } else {
+                Some(ImageReference::parse(&base)?)
+            };
+            let changes = ConfigChanges {
+                entrypoint: (!entrypoint.is_empty()).then_some(entrypoint),
+                cmd: (!cmd.is_empty()).then_some(cmd),
+                env,
+                user,
+                workdir,
+                labels: labels.into_iter().collect(),
+                created: String::new(),
+            };
+            let checkout = std::env::current_dir()?;
+            let request = PackageRequest {
+                binaries: &binaries,
+                path: &path,
+                dest: &dest,
+                base: base.as_ref(),
+                changes,
+                mode,
+                annotations: annotations.into_iter().collect(),
+                epoch: source_date_epoch()?,
+                daemon_platform,
+                checkout: &checkout,
+                env: &|k| std::env::var(k).ok().filter(|v| !v.is_empty()),
+            };
+            let report = package(&request)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("{}\n  index: {}", report.image, report.digest);
+                for p in &report.platforms {
+                    println!(
+                        "  {:<16} {}  {} sha256:{}",
+                        p.platform, p.digest, p.binary, p.sha256
+                    );
+                }
+                println!("  read back and verified: every binary matches its input");
             }
             Ok(exit::OK)
         }

@@ -1,0 +1,401 @@
+//! `onebin package`: put prebuilt binaries into a reproducible multi-arch
+//! image, with no daemon and no Dockerfile. Option B: CI owns the build.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context, Result};
+use onebin_binary::BinaryFacts;
+use onebin_image::manifest::resolve_images;
+use onebin_image::mutate::{
+    append_layer, index, Blob, ConfigChanges, NewImage, NewLayer, OCI_LAYER_GZIP,
+};
+use onebin_image::transport::{self, daemon::Engine, docker_archive, layout};
+use onebin_image::write::WriteSet;
+use onebin_image::{DockerReference, ImageReference, ImageSource, Platform, PlatformImage};
+use onebin_layers::find_file;
+use onebin_layers::pack::pack_file;
+use serde::Serialize;
+
+use crate::extract::select_platforms;
+use crate::provenance;
+
+pub struct PackageRequest<'a> {
+    pub binaries: &'a [(Platform, PathBuf)],
+    /// Where the binary goes in the image (absolute).
+    pub path: &'a str,
+    pub dest: &'a ImageReference,
+    /// `None`: `scratch`, no base layers.
+    pub base: Option<&'a ImageReference>,
+    pub changes: ConfigChanges,
+    pub mode: u32,
+    pub annotations: BTreeMap<String, String>,
+    /// Seconds since the epoch for every time stamp (`SOURCE_DATE_EPOCH`).
+    pub epoch: u64,
+    /// For `docker-daemon:`: which platform to load (default: the engine's).
+    pub daemon_platform: Option<Platform>,
+    /// The directory whose git checkout gives the provenance labels.
+    pub checkout: &'a Path,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PackageReport {
+    pub image: String,
+    /// The index over every platform (for `docker-archive:` and
+    /// `docker-daemon:` the digest the same image has in a layout or registry).
+    pub digest: String,
+    pub platforms: Vec<PackagedBinary>,
+    /// Every binary was read back out of the written image and matched.
+    pub verified: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PackagedBinary {
+    pub platform: String,
+    pub digest: String,
+    pub binary: String,
+    pub sha256: String,
+    pub size: u64,
+    pub layer: String,
+}
+
+struct Input {
+    platform: Platform,
+    file: PathBuf,
+    content: Vec<u8>,
+    facts: BinaryFacts,
+    base: Option<PlatformImage>,
+}
+
+pub fn package(request: &PackageRequest) -> Result<PackageReport> {
+    let path = clean_image_path(request.path)?;
+    let base_source = request
+        .base
+        .map(transport::open)
+        .transpose()
+        .context("reading the base image")?;
+    let base_images = match &base_source {
+        Some(source) => Some(resolve_images(source.as_ref())?.images),
+        None => None,
+    };
+    let inputs = read_inputs(request, base_source.as_deref(), base_images)?;
+    let scratch_check = tempfile::tempdir().context("a temporary directory")?;
+    for input in &inputs {
+        check_runs_on_base(
+            input,
+            base_source.as_deref(),
+            request.base,
+            scratch_check.path(),
+        )?;
+    }
+
+    let created =
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(request.epoch))
+            .to_string();
+    let mut changes = request.changes.clone();
+    changes.created = created.clone();
+    if changes.entrypoint.is_none() {
+        changes.entrypoint = Some(vec![path.clone()]);
+    }
+    let provenance = provenance::fill(&changes.labels, &created, request.checkout, request.env);
+    changes.labels.extend(provenance.clone());
+    let mut annotations = provenance;
+    annotations.extend(request.annotations.clone());
+
+    // Compressing is the work: one thread per platform.
+    let (mode, epoch) = (request.mode, request.epoch);
+    let layers: Vec<Result<NewLayer>> = std::thread::scope(|scope| {
+        let tasks: Vec<_> = inputs
+            .iter()
+            .map(|input| {
+                let path = &path;
+                scope.spawn(move || -> Result<NewLayer> {
+                    let packed =
+                        pack_file(path, &input.content, mode, epoch).with_context(|| {
+                            format!(
+                                "platform {}: packing {}",
+                                input.platform,
+                                input.file.display()
+                            )
+                        })?;
+                    Ok(NewLayer {
+                        blob: Blob::new(OCI_LAYER_GZIP, packed.gzip),
+                        diff_id: packed.diff_id,
+                        created_by: format!("onebin package --path {path}"),
+                    })
+                })
+            })
+            .collect();
+        tasks
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err(anyhow!("a worker thread panicked")))
+            })
+            .collect()
+    });
+    let images: Vec<NewImage> = inputs
+        .iter()
+        .zip(layers)
+        .map(|(input, layer)| {
+            Ok(append_layer(
+                input.base.as_ref(),
+                &input.platform,
+                layer?,
+                &changes,
+                &annotations,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let index = index(&images, &annotations);
+    let set = WriteSet {
+        images: &images,
+        index: &index,
+        base: base_source.as_deref(),
+    };
+    let readback = write(request.dest, &set, request.daemon_platform.as_ref())?;
+
+    let mut platforms = Vec::new();
+    for (input, image) in inputs.iter().zip(&images) {
+        let sha256 = onebin_image::sha256_digest(&input.content)
+            .digest()
+            .to_string();
+        if let Some(reference) = readback
+            .iter()
+            .find(|(p, _)| p == &input.platform)
+            .map(|(_, r)| r)
+        {
+            verify_readback(reference, &input.platform, &path, &sha256)?;
+        }
+        platforms.push(PackagedBinary {
+            platform: input.platform.to_string(),
+            digest: image.manifest.descriptor.digest().to_string(),
+            binary: input.file.display().to_string(),
+            sha256,
+            size: input.content.len() as u64,
+            layer: image
+                .layers
+                .last()
+                .map(|l| l.descriptor.digest().to_string())
+                .unwrap_or_default(),
+        });
+    }
+    Ok(PackageReport {
+        image: request.dest.to_string(),
+        digest: index.descriptor.digest().to_string(),
+        platforms,
+        verified: true,
+    })
+}
+
+fn clean_image_path(path: &str) -> Result<String> {
+    let trimmed = path.trim_end_matches('/');
+    if !trimmed.starts_with('/')
+        || trimmed
+            .split('/')
+            .skip(1)
+            .any(|p| p.is_empty() || p == "." || p == "..")
+    {
+        bail!("--path '{path}' must be a clean absolute path, e.g. /usr/local/bin/app");
+    }
+    Ok(trimmed.to_string())
+}
+
+fn read_inputs(
+    request: &PackageRequest,
+    base_source: Option<&dyn ImageSource>,
+    base_images: Option<Vec<PlatformImage>>,
+) -> Result<Vec<Input>> {
+    if request.binaries.is_empty() {
+        bail!("no --binary PLATFORM=FILE given");
+    }
+    let mut inputs: Vec<Input> = Vec::new();
+    for (platform, file) in request.binaries {
+        if inputs.iter().any(|i| i.platform.matches(platform)) {
+            bail!("--binary {platform}=…: given twice");
+        }
+        let content = std::fs::read(file)
+            .with_context(|| format!("--binary {platform}={}", file.display()))?;
+        let facts = BinaryFacts::parse(&content).map_err(|e| {
+            anyhow!("--binary {platform}={}: not an executable onebin can read (ELF, PE or Mach-O): {e}", file.display())
+        })?;
+        if !facts.runs_on(platform) {
+            bail!(
+                "--binary {platform}={}: this is a {}/{} binary; it will not run on {platform}",
+                file.display(),
+                facts.os,
+                facts.architecture
+            );
+        }
+        let base = match (&base_images, base_source) {
+            (Some(images), Some(source)) => {
+                let picked = select_platforms(
+                    images.clone(),
+                    std::slice::from_ref(platform),
+                    &source.name(),
+                )
+                .with_context(|| "the base image lacks a platform to package for")?;
+                picked.into_iter().next()
+            }
+            _ => None,
+        };
+        inputs.push(Input {
+            platform: platform.clone(),
+            file: file.clone(),
+            content,
+            facts,
+            base,
+        });
+    }
+    Ok(inputs)
+}
+
+/// A dynamically linked binary needs its ELF interpreter in the image; a
+/// glibc binary on a musl base (or on scratch) would fail with "not found".
+fn check_runs_on_base(
+    input: &Input,
+    base_source: Option<&dyn ImageSource>,
+    base_ref: Option<&ImageReference>,
+    scratch: &Path,
+) -> Result<()> {
+    let Some(interpreter) = &input.facts.interpreter else {
+        return Ok(());
+    };
+    let libc = input.facts.libc().unwrap_or("an unknown libc");
+    let what = format!("--binary {}={}", input.platform, input.file.display());
+    let (Some(source), Some(base)) = (base_source, &input.base) else {
+        bail!(
+            "{what}: dynamically linked against {libc} (needs {interpreter}); it will not start on scratch. \
+             Link it statically (Go: CGO_ENABLED=0; C: -static) or give a --base that has {libc}"
+        );
+    };
+    let never = |_| {};
+    if find_file(source, base, interpreter, scratch, &never).is_ok() {
+        return Ok(());
+    }
+    let musl = format!(
+        "/lib/ld-musl-{}.so.1",
+        musl_arch(&input.platform.architecture)
+    );
+    let base_libc = if find_file(source, base, &musl, scratch, &never).is_ok() {
+        " musl"
+    } else {
+        ""
+    };
+    bail!(
+        "{what}: dynamically linked against {libc} (needs {interpreter}), which base {} ({}) does not have: \
+         this {libc} binary will not start on this{base_libc} base",
+        base_ref.map(|r| r.to_string()).unwrap_or_default(),
+        input.platform
+    )
+}
+
+fn musl_arch(goarch: &str) -> &str {
+    match goarch {
+        "amd64" => "x86_64",
+        "arm64" => "aarch64",
+        "386" => "i386",
+        "arm" => "armhf",
+        other => other,
+    }
+}
+
+/// Writes the set, and says where to read each platform back from.
+fn write(
+    dest: &ImageReference,
+    set: &WriteSet,
+    daemon_platform: Option<&Platform>,
+) -> Result<Vec<(Platform, ImageReference)>> {
+    let all = |reference: &ImageReference| {
+        set.images
+            .iter()
+            .map(|i| (i.platform.clone(), reference.clone()))
+            .collect()
+    };
+    match dest {
+        ImageReference::OciLayout { dir, tag } => {
+            layout::write_dir(dir, tag.as_deref(), set)?;
+            Ok(all(dest))
+        }
+        ImageReference::OciArchive { file, tag } => {
+            layout::write_archive(file, tag.as_deref(), set)?;
+            Ok(all(dest))
+        }
+        ImageReference::DockerArchive { file, reference } => {
+            let name = reference
+                .as_deref()
+                .map(DockerReference::parse)
+                .transpose()?;
+            let tag_platform = daemon_platform.cloned().unwrap_or_else(Platform::host);
+            docker_archive::write(file, name.as_ref(), &tag_platform, set)?;
+            Ok(set
+                .images
+                .iter()
+                .enumerate()
+                .map(|(i, image)| {
+                    let at = ImageReference::DockerArchive {
+                        file: file.clone(),
+                        reference: Some(format!("@{i}")),
+                    };
+                    (image.platform.clone(), at)
+                })
+                .collect())
+        }
+        ImageReference::DockerDaemon { name } => {
+            if name.starts_with("sha256:") {
+                bail!("docker-daemon:{name}: name the image to load (NAME:TAG), not an ID");
+            }
+            let engine = Engine::from_env()?;
+            let platform = match daemon_platform {
+                Some(p) => p.clone(),
+                None => engine.platform()?,
+            };
+            let image = set.images.iter().find(|i| i.platform.matches(&platform)).ok_or_else(|| {
+                anyhow!("docker-daemon: the engine runs {platform}, and no --binary was given for it (use --daemon-platform)")
+            })?;
+            let one = std::slice::from_ref(image);
+            let single = WriteSet {
+                images: one,
+                index: set.index,
+                base: set.base,
+            };
+            let staging = tempfile::tempdir().context("a temporary directory")?;
+            let archive = staging.path().join("image.tar");
+            docker_archive::write(
+                &archive,
+                Some(&DockerReference::parse(name)?),
+                &platform,
+                &single,
+            )?;
+            engine.load(&archive)?;
+            Ok(vec![(image.platform.clone(), dest.clone())])
+        }
+        ImageReference::Registry(r) => {
+            bail!("docker://{r}: pushing to registries is not supported yet; write oci:DIR and `skopeo copy` it")
+        }
+    }
+}
+
+/// Reads the binary back through the code `extract` uses, and compares.
+fn verify_readback(
+    reference: &ImageReference,
+    platform: &Platform,
+    path: &str,
+    sha256: &str,
+) -> Result<()> {
+    let source = transport::open(reference).with_context(|| format!("reading back {reference}"))?;
+    let images = select_platforms(
+        resolve_images(source.as_ref())?.images,
+        std::slice::from_ref(platform),
+        &source.name(),
+    )?;
+    let scratch = tempfile::tempdir().context("a temporary directory")?;
+    let found = find_file(source.as_ref(), &images[0], path, scratch.path(), &|_| {})
+        .map_err(|e| anyhow!("reading back {reference}: platform {platform}: {e}"))?;
+    if found.content.sha256 != sha256 {
+        bail!("reading back {reference}: platform {platform}: {path} is sha256:{}, not the input's sha256:{sha256}", found.content.sha256);
+    }
+    Ok(())
+}
