@@ -1,14 +1,22 @@
-//! Binaries and their facts, read without running them: the format, the
-//! machine and OS a binary is for, and how it is linked. `package` uses them to
-//! refuse a binary given for the wrong platform or a base it cannot start on.
+//! Binaries and their facts, read without running them: format, machine, OS,
+//! linkage, libc, build IDs, symbols, sections and Go build information.
+//! `package` uses them to refuse a binary it cannot ship; `explain` compares
+//! two of them and says why they differ.
 
+pub mod explain;
+pub mod go;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use memchr::memmem;
 use object::elf;
-use object::read::elf::{FileHeader, ProgramHeader};
-use object::{Architecture, BinaryFormat, Endianness, Object};
+use object::read::elf::{Dyn, FileHeader, ProgramHeader};
+use object::{Architecture, BinaryFormat, Endianness, Object, ObjectSection};
 use onebin_image::Platform;
 use serde::Serialize;
+
+pub use go::{GoBuildInfo, Module};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -29,6 +37,13 @@ pub enum Format {
     MachO,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Linkage {
+    Static,
+    Dynamic,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct BinaryFacts {
     pub format: Format,
@@ -36,9 +51,32 @@ pub struct BinaryFacts {
     pub os: String,
     /// GOARCH-style: amd64, arm64, arm, 386...
     pub architecture: String,
+    pub bits: u8,
+    pub big_endian: bool,
+    pub linkage: Linkage,
     /// The ELF program interpreter (`/lib/ld-musl-x86_64.so.1`); `None` when static.
     pub interpreter: Option<String>,
+    /// `DT_NEEDED`: the shared libraries it loads.
+    pub needed: Vec<String>,
+    /// glibc, musl, none (a static Go binary), or unknown.
+    pub libc: String,
+    /// `GLIBC_2.34`…: the glibc symbol versions it requires, sorted.
+    pub glibc_versions: Vec<String>,
+    pub gnu_build_id: Option<String>,
+    pub go_build_id: Option<String>,
+    /// Has a symbol table (`-s` strips it).
+    pub symbols: bool,
+    /// Has DWARF (`-w` strips it).
+    pub debug_info: bool,
+    pub sections: BTreeMap<String, u64>,
+    /// sha256 of the code and read-only data sections: where `-X` values and
+    /// code changes show when the build settings do not record them.
+    pub content: BTreeMap<String, String>,
+    pub go: Option<GoBuildInfo>,
 }
+
+/// Sections whose bytes are the program itself, in ELF, Mach-O and PE naming.
+const CONTENT_SECTIONS: &[&str] = &[".text", ".rodata", "__text", "__rodata", ".rdata"];
 
 impl BinaryFacts {
     pub fn read(path: &Path) -> Result<Self, Error> {
@@ -54,52 +92,82 @@ impl BinaryFacts {
 
     pub fn parse(data: &[u8]) -> Result<Self, String> {
         let file = object::File::parse(data).map_err(|e| e.to_string())?;
-        let little = file.endianness() == Endianness::Little;
-        let architecture = go_arch(file.architecture(), little)
+        let big_endian = file.endianness() == Endianness::Big;
+        let architecture = go_arch(file.architecture(), !big_endian)
             .ok_or_else(|| format!("unsupported machine {:?}", file.architecture()))?
             .to_string();
-        let (format, os, interpreter) = match file.format() {
-            BinaryFormat::Elf => {
-                let os = elf_os(data[7]).to_string();
-                let interpreter = if file.is_64() {
-                    elf_interpreter::<elf::FileHeader64<Endianness>>(data)
-                } else {
-                    elf_interpreter::<elf::FileHeader32<Endianness>>(data)
-                }?;
-                (Format::Elf, os, interpreter)
-            }
-            BinaryFormat::Pe => (Format::Pe, "windows".to_string(), None),
-            BinaryFormat::MachO => (Format::MachO, "darwin".to_string(), None),
-            other => {
-                return Err(format!(
-                    "{other:?} files are not executables onebin packages"
-                ))
-            }
+        let (format, os) = match file.format() {
+            BinaryFormat::Elf => (Format::Elf, elf_os(data[7]).to_string()),
+            BinaryFormat::Pe => (Format::Pe, "windows".to_string()),
+            BinaryFormat::MachO => (Format::MachO, "darwin".to_string()),
+            other => return Err(format!("{other:?} files are not executables onebin reads")),
         };
+        let dynamic = if format == Format::Elf {
+            if file.is_64() {
+                elf_dynamic::<elf::FileHeader64<Endianness>>(data)
+            } else {
+                elf_dynamic::<elf::FileHeader32<Endianness>>(data)
+            }?
+        } else {
+            ElfDynamic::default()
+        };
+        let mut sections = BTreeMap::new();
+        let mut content = BTreeMap::new();
+        for section in file.sections() {
+            if let Ok(name) = section.name() {
+                if !name.is_empty() {
+                    *sections.entry(name.to_string()).or_insert(0) += section.size();
+                }
+                if CONTENT_SECTIONS.contains(&name) {
+                    if let Ok(bytes) = section.data() {
+                        content.insert(
+                            name.to_string(),
+                            onebin_image::sha256_digest(bytes).digest().to_string(),
+                        );
+                    }
+                }
+            }
+        }
+        let debug_info = sections.keys().any(|n| n.contains("debug_info"));
+        let go = go::read(&file, data)?;
+        let linkage =
+            if dynamic.interpreter.is_some() || !dynamic.needed.is_empty() || format != Format::Elf
+            {
+                Linkage::Dynamic
+            } else {
+                Linkage::Static
+            };
+        let libc = libc_family(&dynamic, &sections, go.is_some(), format == Format::Elf);
         Ok(BinaryFacts {
             format,
             os,
             architecture,
-            interpreter,
+            bits: if file.is_64() { 64 } else { 32 },
+            big_endian,
+            linkage,
+            interpreter: dynamic.interpreter,
+            needed: dynamic.needed,
+            libc,
+            glibc_versions: dynamic.glibc_versions,
+            gnu_build_id: file.build_id().ok().flatten().map(hex::encode),
+            go_build_id: go_build_id(&file),
+            symbols: file.symbols().next().is_some(),
+            debug_info,
+            sections,
+            content,
+            go,
         })
     }
 
-    /// Whether a binary of these facts runs on `platform` (variants aside:
-    /// the ELF header does not say which ARM revision a binary needs).
+    /// The platform it is for (variants aside: the ELF header does not say
+    /// which ARM revision or amd64 level a binary needs).
+    pub fn platform(&self) -> Platform {
+        Platform::new(&self.os, &self.architecture, None)
+    }
+
+    /// Whether a binary of these facts runs on `platform`.
     pub fn runs_on(&self, platform: &Platform) -> bool {
         self.os == platform.os && self.architecture == platform.architecture
-    }
-
-    /// The C library the interpreter belongs to, for messages.
-    pub fn libc(&self) -> Option<&'static str> {
-        let interp = self.interpreter.as_deref()?;
-        Some(if interp.contains("ld-musl") {
-            "musl"
-        } else if interp.contains("ld-linux") || interp.contains("ld64.so") {
-            "glibc"
-        } else {
-            "an unknown libc"
-        })
     }
 }
 
@@ -134,11 +202,17 @@ fn elf_os(osabi: u8) -> &'static str {
     }
 }
 
-fn elf_interpreter<H: FileHeader<Endian = Endianness>>(
-    data: &[u8],
-) -> Result<Option<String>, String> {
+#[derive(Default)]
+struct ElfDynamic {
+    interpreter: Option<String>,
+    needed: Vec<String>,
+    glibc_versions: Vec<String>,
+}
+
+fn elf_dynamic<H: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfDynamic, String> {
     let header = H::parse(data).map_err(|e| e.to_string())?;
     let endian = header.endian().map_err(|e| e.to_string())?;
+    let mut out = ElfDynamic::default();
     for segment in header
         .program_headers(endian, data)
         .map_err(|e| e.to_string())?
@@ -148,10 +222,105 @@ fn elf_interpreter<H: FileHeader<Endian = Endianness>>(
                 .data(endian, data)
                 .map_err(|_| "PT_INTERP outside the file".to_string())?;
             let path = bytes.split(|b| *b == 0).next().unwrap_or_default();
-            return Ok(Some(String::from_utf8_lossy(path).into_owned()));
+            out.interpreter = Some(String::from_utf8_lossy(path).into_owned());
         }
     }
-    Ok(None)
+    let sections = header.sections(endian, data).map_err(|e| e.to_string())?;
+    if let Ok(Some((entries, strings_index))) = sections.dynamic(endian, data) {
+        if let Ok(strings) = sections.strings(endian, data, strings_index) {
+            for entry in entries {
+                if entry.tag(endian) == elf::DT_NEEDED {
+                    if let Ok(name) = entry.string(endian, strings) {
+                        out.needed.push(String::from_utf8_lossy(name).into_owned());
+                    }
+                }
+            }
+        }
+    }
+    if let Ok(Some((mut needs, strings_index))) = sections.gnu_verneed(endian, data) {
+        if let Ok(strings) = sections.strings(endian, data, strings_index) {
+            while let Ok(Some((_, mut aux))) = needs.next() {
+                while let Ok(Some(version)) = aux.next() {
+                    if let Ok(name) = version.name(endian, strings) {
+                        let name = String::from_utf8_lossy(name).into_owned();
+                        if name.starts_with("GLIBC_") && !out.glibc_versions.contains(&name) {
+                            out.glibc_versions.push(name);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.glibc_versions.sort_by_key(|v| version_key(v));
+    Ok(out)
+}
+
+/// `GLIBC_2.17` < `GLIBC_2.34`: compare the numbers, not the text.
+fn version_key(version: &str) -> Vec<u64> {
+    version
+        .trim_start_matches("GLIBC_")
+        .split('.')
+        .map(|n| n.parse().unwrap_or(0))
+        .collect()
+}
+
+fn libc_family(
+    dynamic: &ElfDynamic,
+    sections: &BTreeMap<String, u64>,
+    is_go: bool,
+    is_elf: bool,
+) -> String {
+    let interp = dynamic.interpreter.as_deref().unwrap_or("");
+    let needs = |prefix: &str| dynamic.needed.iter().any(|n| n.starts_with(prefix));
+    let family = if interp.contains("ld-musl") || needs("libc.musl") {
+        "musl"
+    } else if interp.contains("ld-linux")
+        || interp.contains("ld64.so")
+        || needs("libc.so.6")
+        || !dynamic.glibc_versions.is_empty()
+    {
+        "glibc"
+    } else if !is_elf {
+        "not applicable"
+    } else if sections.contains_key(".note.ABI-tag") {
+        // glibc's crt1.o brings this note into static glibc binaries.
+        "glibc"
+    } else if is_go && dynamic.interpreter.is_none() {
+        "none"
+    } else {
+        "unknown"
+    };
+    family.to_string()
+}
+
+/// Go's own build ID: an ELF note, or a marker at the start of the text.
+fn go_build_id(file: &object::File) -> Option<String> {
+    if let Some(note) = file
+        .section_by_name(".note.go.buildid")
+        .and_then(|s| s.data().ok())
+    {
+        // namesz, descsz, type, then "Go\0\0" and the ID.
+        let desc_size = u32::from_le_bytes(note.get(4..8)?.try_into().ok()?) as usize;
+        let desc_size = if desc_size > note.len() {
+            u32::from_be_bytes(note.get(4..8)?.try_into().ok()?) as usize
+        } else {
+            desc_size
+        };
+        return note
+            .get(16..16usize.checked_add(desc_size)?)
+            .map(|id| String::from_utf8_lossy(id).into_owned());
+    }
+    // PE and Mach-O: at the very start of the text, as `go tool buildid` reads it.
+    const MARKER: &[u8] = b"\xff Go build ID: \"";
+    let text = file
+        .sections()
+        .find(|s| s.kind() == object::SectionKind::Text)?
+        .data()
+        .ok()?;
+    let head = &text[..text.len().min(32 << 10)];
+    let start = memmem::find(head, MARKER)? + MARKER.len();
+    let end = start + memchr::memchr(b'"', &head[start..])?;
+    Some(String::from_utf8_lossy(&head[start..end]).into_owned())
 }
 
 #[cfg(test)]
@@ -164,7 +333,15 @@ mod tests {
         let facts = BinaryFacts::read(&me).unwrap();
         assert_eq!(facts.format, Format::Elf);
         assert!(facts.runs_on(&Platform::host()), "{facts:?}");
-        assert_eq!(facts.libc(), Some("glibc"));
+        assert_eq!(facts.libc, "glibc");
+        assert_eq!(facts.linkage, Linkage::Dynamic);
+        assert!(
+            facts.needed.iter().any(|n| n.starts_with("libc.so")),
+            "{:?}",
+            facts.needed
+        );
+        assert!(!facts.glibc_versions.is_empty());
+        assert!(facts.go.is_none());
     }
 
     #[test]

@@ -18,8 +18,8 @@ const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifes
 /// A parsed manifest blob: one image, or an index of them.
 #[derive(Clone, Debug)]
 pub enum Manifest {
-    Image(ImageManifest),
-    Index(ImageIndex),
+    Image(Box<ImageManifest>),
+    Index(Box<ImageIndex>),
 }
 
 #[derive(Deserialize)]
@@ -209,7 +209,7 @@ fn walk(
             out.images.push(PlatformImage {
                 platform,
                 descriptor: descriptor.clone(),
-                manifest,
+                manifest: *manifest,
                 config,
             });
         }

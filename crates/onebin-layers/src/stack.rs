@@ -190,7 +190,14 @@ fn scan(
     let (_, tar_stream) = decompress(counted).map_err(|e| format!("cannot read: {e}"))?;
     let same_bytes = desc.digest().to_string() == diff_id;
     let mut hashed = HashingReader::new(tar_stream, !same_bytes);
-    let index = LayerIndex::scan(&mut hashed, wanted, capture_dir)?;
+    let index = LayerIndex::scan(
+        ZeroTail {
+            inner: &mut hashed,
+            left: 1024,
+        },
+        wanted,
+        capture_dir,
+    )?;
     // Past the tar end marker: the padding, the compression trailer, and the
     // blob's end, where its digest is checked.
     io::copy(&mut hashed, &mut io::sink()).map_err(|e| format!("cannot read: {e}"))?;
@@ -202,6 +209,29 @@ fn scan(
         }
     }
     Ok(index)
+}
+
+/// Two zero blocks after the end of the stream. Some writers (`umoci insert`)
+/// end a layer right after the last file's data, with neither padding nor the
+/// end-of-archive blocks; Go's archive/tar and containerd read that as a clean
+/// end, and so does onebin. A layer cut short is still caught: its blob digest
+/// and diff_id are checked.
+struct ZeroTail<R> {
+    inner: R,
+    left: usize,
+}
+
+impl<R: Read> Read for ZeroTail<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 || buf.is_empty() {
+            return Ok(n);
+        }
+        let n = buf.len().min(self.left);
+        buf[..n].fill(0);
+        self.left -= n;
+        Ok(n)
+    }
 }
 
 struct Counting<'a, R> {

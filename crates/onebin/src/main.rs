@@ -4,11 +4,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use onebin::exit;
 use onebin::extract::{extract, ExtractRequest, DEFAULT_TEMPLATE};
 use onebin::inspect::inspect;
 use onebin::package::{package, PackageRequest};
 use onebin::progress::Progress;
+use onebin::{exit, explain};
 use onebin_image::mutate::ConfigChanges;
 use onebin_image::{transport, ImageReference, Platform};
 
@@ -52,6 +52,13 @@ enum Command {
         /// Checksums file (sha256sum/GoReleaser format); relative paths are inside --out.
         #[arg(long, default_value = "checksums.txt")]
         checksums: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say why two binaries differ: toolchain, settings, source, or only libc and linker.
+    Explain {
+        a: PathBuf,
+        b: PathBuf,
         #[arg(long)]
         json: bool,
     },
@@ -232,6 +239,15 @@ fn run(cli: Cli) -> Result<u8> {
                     );
                 }
                 println!("{}", report.checksums);
+            }
+            Ok(exit::OK)
+        }
+        Command::Explain { a, b, json } => {
+            let report = explain::compare(explain::Side::read(&a)?, explain::Side::read(&b)?);
+            if json {
+                print_json(&report)?;
+            } else {
+                print!("{}", explain::render(&report));
             }
             Ok(exit::OK)
         }

@@ -263,7 +263,7 @@ fn check_runs_on_base(
     let Some(interpreter) = &input.facts.interpreter else {
         return Ok(());
     };
-    let libc = input.facts.libc().unwrap_or("an unknown libc");
+    let libc = &input.facts.libc;
     let what = format!("--binary {}={}", input.platform, input.file.display());
     let (Some(source), Some(base)) = (base_source, &input.base) else {
         bail!(

@@ -45,36 +45,20 @@ pub fn fill(
             env("GITHUB_REF_NAME").filter(|_| env("GITHUB_REF_TYPE").as_deref() == Some("tag"))
         })
     };
-    let wanted: [(&str, Box<dyn Fn() -> Option<String> + '_>); 4] = [
-        (
-            SOURCE,
-            Box::new(|| {
-                git(&["remote", "get-url", "origin"])
-                    .and_then(|u| public_url(&u))
-                    .or_else(ci_source)
-            }),
-        ),
-        (
-            REVISION,
-            Box::new(|| {
-                git(&["rev-parse", "HEAD"])
-                    .or_else(|| env("CI_COMMIT_SHA"))
-                    .or_else(|| env("GITHUB_SHA"))
-            }),
-        ),
-        (
-            VERSION,
-            Box::new(|| git(&["describe", "--tags", "--exact-match", "HEAD"]).or_else(ci_version)),
-        ),
-        (CREATED, Box::new(|| Some(created.to_string()))),
-    ];
-    for (key, find) in wanted {
-        match given.get(key) {
-            Some(value) => labels.insert(key.to_string(), value.clone()),
-            None => find()
-                .map(|value| labels.insert(key.to_string(), value))
-                .unwrap_or_default(),
-        };
+    let find = |key: &str| match key {
+        SOURCE => git(&["remote", "get-url", "origin"])
+            .and_then(|u| public_url(&u))
+            .or_else(ci_source),
+        REVISION => git(&["rev-parse", "HEAD"])
+            .or_else(|| env("CI_COMMIT_SHA"))
+            .or_else(|| env("GITHUB_SHA")),
+        VERSION => git(&["describe", "--tags", "--exact-match", "HEAD"]).or_else(ci_version),
+        _ => Some(created.to_string()),
+    };
+    for key in [SOURCE, REVISION, VERSION, CREATED] {
+        if let Some(value) = given.get(key).cloned().or_else(|| find(key)) {
+            labels.insert(key.to_string(), value);
+        }
     }
     labels
 }

@@ -1,0 +1,77 @@
+//! `onebin explain A B`: why two binaries differ, read without running them.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use onebin_binary::explain::{explain, Difference, Verdict};
+use onebin_binary::BinaryFacts;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct ExplainReport {
+    pub verdict: Verdict,
+    pub a: Side,
+    pub b: Side,
+    pub differences: Vec<Difference>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Side {
+    pub file: String,
+    pub sha256: String,
+    pub size: u64,
+    pub facts: BinaryFacts,
+}
+
+impl Side {
+    pub fn read(path: &Path) -> Result<Self> {
+        let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::from_bytes(&path.display().to_string(), &data)
+    }
+
+    pub fn from_bytes(name: &str, data: &[u8]) -> Result<Self> {
+        let facts = BinaryFacts::parse(data).map_err(|e| {
+            anyhow::anyhow!("{name}: not an executable onebin can read (ELF, PE or Mach-O): {e}")
+        })?;
+        let sha256 = onebin_image::sha256_digest(data).digest().to_string();
+        Ok(Side {
+            file: name.to_string(),
+            sha256,
+            size: data.len() as u64,
+            facts,
+        })
+    }
+}
+
+pub fn compare(a: Side, b: Side) -> ExplainReport {
+    let explanation = explain(&a.sha256, &a.facts, &b.sha256, &b.facts);
+    ExplainReport {
+        verdict: explanation.verdict,
+        a,
+        b,
+        differences: explanation.differences,
+    }
+}
+
+/// The report as text: the verdict, then each difference with both values.
+pub fn render(report: &ExplainReport) -> String {
+    let mut out = format!(
+        "verdict: {}\n  a: {}  sha256:{}\n  b: {}  sha256:{}\n",
+        report.verdict.as_str(),
+        report.a.file,
+        report.a.sha256,
+        report.b.file,
+        report.b.sha256
+    );
+    for d in &report.differences {
+        out.push_str(&format!(
+            "  [{}] {}\n      a: {}\n      b: {}\n      {}\n",
+            d.class.as_str(),
+            d.field,
+            d.a,
+            d.b,
+            d.why
+        ));
+    }
+    out
+}
