@@ -10,6 +10,8 @@ pub mod output;
 pub mod package;
 pub mod progress;
 pub mod provenance;
+pub mod release;
+pub mod verify;
 
 /// Exit codes shared by every command, so a pipeline can gate on them.
 pub mod exit {

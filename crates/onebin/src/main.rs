@@ -8,6 +8,7 @@ use onebin::extract::{extract, ExtractRequest, DEFAULT_TEMPLATE};
 use onebin::inspect::inspect;
 use onebin::package::{package, PackageRequest};
 use onebin::progress::Progress;
+use onebin::verify::{verify, Release};
 use onebin::{exit, explain};
 use onebin_image::mutate::ConfigChanges;
 use onebin_image::{transport, ImageReference, Platform};
@@ -52,6 +53,29 @@ enum Command {
         /// Checksums file (sha256sum/GoReleaser format); relative paths are inside --out.
         #[arg(long, default_value = "checksums.txt")]
         checksums: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prove, per platform, that the release assets and the image carry the same binary.
+    #[command(group(clap::ArgGroup::new("assets").required(true).args(["checksums", "release", "binaries"])))]
+    Verify {
+        /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker-daemon:NAME[:TAG]
+        image: String,
+        /// The binary's path inside the image.
+        #[arg(long)]
+        path: String,
+        /// A checksums file (sha256sum/GoReleaser format); the files it names are the release.
+        #[arg(long)]
+        checksums: Option<PathBuf>,
+        /// A directory of release assets: raw binaries and archives.
+        #[arg(long)]
+        release: Option<PathBuf>,
+        /// PLATFORM=FILE; repeat per platform.
+        #[arg(long = "binary", value_name = "PLATFORM=FILE", value_parser = parse_binary)]
+        binaries: Vec<(Platform, PathBuf)>,
+        /// Only these platforms; repeat for several.
+        #[arg(long = "platform", value_name = "PLATFORM")]
+        platforms: Vec<Platform>,
         #[arg(long)]
         json: bool,
     },
@@ -242,6 +266,74 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(exit::OK)
         }
+        Command::Verify {
+            image,
+            path,
+            checksums,
+            release,
+            binaries,
+            platforms,
+            json,
+        } => {
+            let release = match (checksums, release) {
+                (Some(file), _) => Release::Checksums(file),
+                (None, Some(dir)) => Release::Dir(dir),
+                (None, None) => Release::Binaries(binaries),
+            };
+            let report = verify(open_image(&image)?.as_ref(), &path, &release, &platforms)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("{} {}  {}", report.image, report.path, report.digest);
+                for r in &report.results {
+                    let image = r
+                        .image
+                        .as_ref()
+                        .map_or("-".to_string(), |i| format!("sha256:{}", i.sha256));
+                    let release = r.release.as_ref().map_or("-".to_string(), |f| {
+                        format!(
+                            "{}{}",
+                            f.file,
+                            f.member
+                                .as_ref()
+                                .map(|m| format!(" ({m})"))
+                                .unwrap_or_default()
+                        )
+                    });
+                    println!(
+                        "  {:<16} {:<18} image {image}  release {release}",
+                        r.platform, r.status
+                    );
+                    if let Some(e) = &r.explanation {
+                        match e.get("verdict") {
+                            Some(v) => {
+                                println!("      explain: {}", v.as_str().unwrap_or_default())
+                            }
+                            None => println!("      {}", e.as_str().unwrap_or_default()),
+                        }
+                    }
+                }
+                for c in report.checksums.iter().filter(|c| c.status != "ok") {
+                    println!(
+                        "  checksums: {} is {} (expected sha256:{})",
+                        c.file, c.status, c.expected
+                    );
+                }
+                println!(
+                    "{}",
+                    if report.ok {
+                        "OK: the release and the image carry the same binaries"
+                    } else {
+                        "FAILED"
+                    }
+                );
+            }
+            Ok(if report.ok {
+                exit::OK
+            } else {
+                exit::FOUND_PROBLEM
+            })
+        }
         Command::Explain { a, b, json } => {
             let report = explain::compare(explain::Side::read(&a)?, explain::Side::read(&b)?);
             if json {
@@ -311,5 +403,15 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(exit::OK)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_consistent() {
+        super::Cli::command().debug_assert();
     }
 }
