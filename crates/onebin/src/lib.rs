@@ -3,6 +3,7 @@
 //! The commands are library functions here, so that they can be tested and
 //! reused; `main.rs` only parses flags and prints.
 
+pub mod audit;
 pub mod explain;
 pub mod extract;
 pub mod inspect;

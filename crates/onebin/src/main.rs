@@ -126,6 +126,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Find double builds in CI configs and Dockerfiles; recommend Option A, B or C.
+    Audit {
+        /// The project's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write or update the ADR recording the decision in DIR/docs/ARCHITECTURE.md.
+    Adr {
+        /// The project's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// A, B or C; default: the audit's recommendation.
+        #[arg(long, value_parser = clap::value_parser!(onebin_audit::recommend::OptionKind))]
+        option: Option<onebin_audit::recommend::OptionKind>,
+        /// Print the file it would write, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -400,6 +420,47 @@ fn run(cli: Cli) -> Result<u8> {
                     );
                 }
                 println!("  read back and verified: every binary matches its input");
+            }
+            Ok(exit::OK)
+        }
+        Command::Audit { dir, json } => {
+            let report = onebin_audit::audit(&dir)?;
+            if json {
+                print_json(&report)?;
+                // The text report lists warnings itself; with --json they go to stderr too.
+                for w in &report.warnings {
+                    eprintln!("onebin: warning: {w}");
+                }
+            } else {
+                print!("{}", onebin::audit::render(&dir, &report));
+            }
+            Ok(if report.has_double_build() {
+                exit::FOUND_PROBLEM
+            } else {
+                exit::OK
+            })
+        }
+        Command::Adr {
+            dir,
+            option,
+            dry_run,
+        } => {
+            let report = onebin_audit::audit(&dir)?;
+            let outcome = onebin::audit::adr(&dir, &report, option, dry_run)?;
+            if dry_run {
+                print!("{}", outcome.text);
+            } else if outcome.changed {
+                println!(
+                    "{} {}",
+                    if outcome.created {
+                        "created"
+                    } else {
+                        "updated"
+                    },
+                    outcome.path.display()
+                );
+            } else {
+                println!("{} is up to date", outcome.path.display());
             }
             Ok(exit::OK)
         }

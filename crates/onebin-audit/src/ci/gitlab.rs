@@ -1,0 +1,368 @@
+//! `.gitlab-ci.yml`: `include: local`, `extends`, anchors and `<<` merges
+//! (resolved by `yaml`), `default:`, `variables:`, `image:`, `parallel:matrix`.
+
+use std::path::Path;
+
+use super::{combinations, Job, JobStep};
+use crate::model::{runner_toolchain, toolchain_from_image, Warning};
+use crate::yaml::{deep_merge, Node, Value};
+
+const GLOBAL_KEYS: &[&str] = &[
+    "default",
+    "include",
+    "stages",
+    "variables",
+    "workflow",
+    "image",
+    "services",
+    "before_script",
+    "after_script",
+    "cache",
+    "spec",
+    "pages",
+];
+
+const JOB_KEYS: &[&str] = &[
+    "script",
+    "before_script",
+    "after_script",
+    "image",
+    "services",
+    "stage",
+    "extends",
+    "variables",
+    "rules",
+    "only",
+    "except",
+    "needs",
+    "dependencies",
+    "artifacts",
+    "cache",
+    "tags",
+    "when",
+    "allow_failure",
+    "parallel",
+    "environment",
+    "release",
+    "retry",
+    "timeout",
+    "interruptible",
+    "coverage",
+    "trigger",
+    "resource_group",
+    "secrets",
+    "id_tokens",
+    "inherit",
+    "hooks",
+    "identity",
+    "manual_confirmation",
+    "pages",
+    "publish",
+    "run",
+    "dast_configuration",
+];
+
+/// The onebin templates' hidden jobs and what they run.
+pub const TEMPLATE_JOBS: &[(&str, &str)] = &[
+    (".onebin-package", "package"),
+    (".onebin-extract", "extract"),
+];
+
+/// Loads `.gitlab-ci.yml` with its local includes into one mapping.
+fn load(
+    root: &Path,
+    rel: &str,
+    depth: usize,
+    files: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
+) -> Option<Node> {
+    let rel = rel.trim_start_matches('/').to_string();
+    if depth > 10 || files.contains(&rel) {
+        return None;
+    }
+    files.push(rel.clone());
+    let text = crate::read_text(root, &rel, warnings)?;
+    let doc = match crate::yaml::parse(&text) {
+        Ok(d) => d,
+        Err(e) => {
+            warnings.push(Warning {
+                file: rel.clone(),
+                line: e.line,
+                message: format!("invalid YAML: {}", e.message),
+            });
+            return None;
+        }
+    };
+    if !doc.is_map() && !doc.is_null() {
+        warnings.push(Warning {
+            file: rel.clone(),
+            line: doc.line,
+            message: "expected a mapping of jobs".into(),
+        });
+        return None;
+    }
+    // Tag every node with its file: lines alone would be ambiguous.
+    let mut merged = Node {
+        value: Value::Map(Vec::new()),
+        line: 1,
+    };
+    for (inc, line) in includes(doc.at("include")) {
+        match inc {
+            Include::Local(path) => {
+                if path.contains('*') {
+                    for p in crate::glob_files(root, &path) {
+                        if let Some(n) = load(root, &p, depth + 1, files, warnings) {
+                            merged = deep_merge(&merged, &n);
+                        }
+                    }
+                } else if let Some(n) = load(root, &path, depth + 1, files, warnings) {
+                    merged = deep_merge(&merged, &n);
+                }
+            }
+            // onebin's own template is known: its hidden jobs are modelled.
+            Include::Other(what) if what.contains("onebin.gitlab-ci.yml") => {}
+            Include::Other(what) => warnings.push(Warning {
+                file: rel.clone(),
+                line,
+                message: format!("include {what} is not read (only local includes are)"),
+            }),
+        }
+    }
+    let mut own = doc.clone();
+    if let Value::Map(entries) = &mut own.value {
+        for (k, v) in entries.iter_mut() {
+            if !k.as_str().is_some_and(|k| GLOBAL_KEYS.contains(&k)) {
+                mark_file(v, &rel);
+            }
+        }
+        entries.retain(|(k, _)| k.as_str() != Some("include"));
+    }
+    Some(deep_merge(&merged, &own))
+}
+
+/// Job nodes remember their file in a synthetic `__file` key.
+fn mark_file(node: &mut Node, file: &str) {
+    if let Value::Map(entries) = &mut node.value {
+        if !entries.iter().any(|(k, _)| k.as_str() == Some("__file")) {
+            entries.push((Node::str("__file", node.line), Node::str(file, node.line)));
+        }
+    }
+}
+
+enum Include {
+    Local(String),
+    Other(String),
+}
+
+fn includes(node: &Node) -> Vec<(Include, usize)> {
+    let items: Vec<&Node> = match &node.value {
+        Value::Seq(s) => s.iter().collect(),
+        Value::Null => Vec::new(),
+        _ => vec![node],
+    };
+    items
+        .into_iter()
+        .filter_map(|n| {
+            if let Some(s) = n.as_str() {
+                return Some(if s.starts_with("http://") || s.starts_with("https://") {
+                    (Include::Other(format!("remote {s}")), n.line)
+                } else {
+                    (Include::Local(s.to_string()), n.line)
+                });
+            }
+            if let Some(l) = n.at("local").as_str() {
+                return Some((Include::Local(l.to_string()), n.line));
+            }
+            let kind = ["remote", "project", "template", "component"]
+                .into_iter()
+                .find(|k| n.get(k).is_some())?;
+            let what = n.at(kind).as_str().unwrap_or("").to_string();
+            Some((Include::Other(format!("{kind} {what}")), n.line))
+        })
+        .collect()
+}
+
+fn variables(node: &Node) -> Vec<(String, String)> {
+    node.entries()
+        .filter_map(|(k, v)| {
+            // `X: value` or `X: {value: …, description: …}`.
+            let value = v.as_str().or_else(|| v.at("value").as_str())?;
+            Some((k.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+fn image_name(node: &Node) -> Option<(String, usize)> {
+    node.as_str()
+        .map(|s| (s.to_string(), node.line))
+        .or_else(|| node.at("name").as_str().map(|s| (s.to_string(), node.line)))
+}
+
+/// Resolves `extends` (deep merge, the job's own keys winning), at most 11
+/// levels as GitLab allows.
+fn resolve_extends(
+    name: &str,
+    all: &Node,
+    depth: usize,
+    warnings: &mut Vec<Warning>,
+    file: &str,
+) -> Node {
+    let job = all.at(name).clone();
+    if depth > 11 {
+        warnings.push(Warning {
+            file: file.to_string(),
+            line: job.line,
+            message: format!("job '{name}': extends nests too deep"),
+        });
+        return job;
+    }
+    let mut base = Node {
+        value: Value::Map(Vec::new()),
+        line: job.line,
+    };
+    for (parent, line) in job.at("extends").strings() {
+        if all.get(&parent).is_some() {
+            base = deep_merge(
+                &base,
+                &resolve_extends(&parent, all, depth + 1, warnings, file),
+            );
+        } else if let Some((_, verb)) = TEMPLATE_JOBS.iter().find(|(t, _)| *t == parent) {
+            // From the remote onebin template: record what it runs.
+            let script = Node {
+                value: Value::Seq(vec![Node::str(&format!("onebin {verb}"), line)]),
+                line,
+            };
+            let tpl = Node {
+                value: Value::Map(vec![(Node::str("script", line), script)]),
+                line,
+            };
+            base = deep_merge(&base, &tpl);
+        } else {
+            warnings.push(Warning {
+                file: file.to_string(),
+                line,
+                message: format!("job '{name}' extends '{parent}', which is not defined here"),
+            });
+        }
+    }
+    let mut own = job.clone();
+    if let Value::Map(entries) = &mut own.value {
+        entries.retain(|(k, _)| k.as_str() != Some("extends"));
+    }
+    deep_merge(&base, &own)
+}
+
+fn k_line(entries: &[(Node, Node)], key: &str) -> usize {
+    entries
+        .iter()
+        .find(|(k, _)| k.as_str() == Some(key))
+        .map_or(1, |(k, _)| k.line.max(1))
+}
+
+/// Reads the pipeline's jobs. `None` when the project has no `.gitlab-ci.yml`.
+pub fn jobs(root: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Job>> {
+    if !root.join(".gitlab-ci.yml").is_file() {
+        return None;
+    }
+    let mut files = Vec::new();
+    let all = load(root, ".gitlab-ci.yml", 0, &mut files, warnings)?;
+    let default = all.at("default");
+    let global_vars = variables(all.at("variables"));
+    let global_image = image_name(default.at("image")).or_else(|| image_name(all.at("image")));
+    let mut jobs = Vec::new();
+    for (name, node) in all.entries() {
+        if GLOBAL_KEYS.contains(&name) && name != "pages" || name.starts_with('.') {
+            continue;
+        }
+        let file = node
+            .at("__file")
+            .as_str()
+            .unwrap_or(".gitlab-ci.yml")
+            .to_string();
+        if !node.is_map() {
+            warnings.push(Warning {
+                file: file.clone(),
+                line: node.line,
+                message: format!("'{name}' is neither a keyword nor a job"),
+            });
+            continue;
+        }
+        let job = resolve_extends(name, &all, 0, warnings, &file);
+        for (k, _) in job.as_map() {
+            let Some(key) = k.as_str() else { continue };
+            if key != "__file" && !JOB_KEYS.contains(&key) {
+                let k = key;
+                warnings.push(Warning {
+                    file: file.clone(),
+                    line: k_line(job.as_map(), key),
+                    message: format!("job '{name}': unknown key '{k}'"),
+                });
+            }
+        }
+        if job.get("script").is_none() && job.get("trigger").is_none() && job.get("run").is_none() {
+            warnings.push(Warning {
+                file: file.clone(),
+                line: job.line,
+                message: format!("job '{name}' has no script"),
+            });
+            continue;
+        }
+        let inherit_default = !matches!(job.at("inherit").at("default").as_str(), Some("false"));
+        let pick = |key: &str| -> Node {
+            match job.get(key) {
+                Some(n) => n.clone(),
+                None if inherit_default => default
+                    .get(key)
+                    .or_else(|| all.get(key))
+                    .cloned()
+                    .unwrap_or_else(|| Node::null(0)),
+                None => Node::null(0),
+            }
+        };
+        let image = image_name(job.at("image")).or_else(|| global_image.clone());
+        let toolchain = match &image {
+            Some((img, line)) => {
+                let img = crate::shell::Env(global_vars.clone()).expand(img);
+                toolchain_from_image(&img, &file, *line)
+            }
+            None => runner_toolchain("the runner (no image)", &file, job.line),
+        };
+        // Paths under the checkout are paths in the project.
+        let mut env = vec![("CI_PROJECT_DIR".to_string(), ".".to_string())];
+        env.extend(global_vars.iter().cloned());
+        env.extend(variables(job.at("variables")));
+        let mut lines = Vec::new();
+        for key in ["before_script", "script", "after_script"] {
+            lines.extend(pick(key).lines());
+        }
+        let mut matrix = Vec::new();
+        for entry in job.at("parallel").at("matrix").as_seq() {
+            let axes: Vec<(String, Vec<String>)> = entry
+                .entries()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        v.strings().into_iter().map(|(s, _)| s).collect(),
+                    )
+                })
+                .collect();
+            matrix.extend(combinations(&axes));
+        }
+        let publishes = job.get("artifacts").is_some() || job.get("release").is_some();
+        jobs.push(Job {
+            name: name.to_string(),
+            stage: job.at("stage").as_str().map(str::to_string),
+            file,
+            line: job.line,
+            toolchain,
+            env,
+            matrix,
+            steps: vec![JobStep::Script {
+                lines,
+                env: Vec::new(),
+            }],
+            publishes,
+        });
+    }
+    Some(jobs)
+}
