@@ -20,11 +20,8 @@ pub use go::{GoBuildInfo, Module};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     #[error("{path}: not an executable onebin can read (ELF, PE or Mach-O): {reason}")]
     Unrecognised { path: String, reason: String },
 }
@@ -80,9 +77,9 @@ const CONTENT_SECTIONS: &[&str] = &[".text", ".rodata", "__text", "__rodata", ".
 
 impl BinaryFacts {
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let data = std::fs::read(path).map_err(|source| Error::Io {
+        let data = std::fs::read(path).map_err(|cause| Error::Io {
             path: path.display().to_string(),
-            source,
+            cause,
         })?;
         Self::parse(&data).map_err(|reason| Error::Unrecognised {
             path: path.display().to_string(),

@@ -120,7 +120,8 @@ enum Command {
         /// Annotations of the manifests and the index.
         #[arg(long = "annotation", value_name = "K=V", value_parser = parse_key_value)]
         annotations: Vec<(String, String)>,
-        /// For docker-daemon: the platform to load (default: the engine's).
+        /// docker-daemon: the platform to load (default: the engine's); docker-archive with
+        /// several platforms: the one also tagged NAME:TAG (default: this machine's).
         #[arg(long)]
         daemon_platform: Option<Platform>,
         #[arg(long)]
@@ -161,7 +162,7 @@ fn parse_binary(s: &str) -> Result<(Platform, PathBuf), String> {
         .ok_or_else(|| format!("'{s}' is not PLATFORM=FILE"))?;
     let platform = platform.parse::<Platform>().map_err(|e| e.to_string())?;
     if file.is_empty() {
-        return Err(format!("'{s}': the file is empty"));
+        return Err(format!("'{s}': no file after '=' (PLATFORM=FILE)"));
     }
     Ok((platform, PathBuf::from(file)))
 }

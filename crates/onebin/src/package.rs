@@ -33,7 +33,8 @@ pub struct PackageRequest<'a> {
     pub annotations: BTreeMap<String, String>,
     /// Seconds since the epoch for every time stamp (`SOURCE_DATE_EPOCH`).
     pub epoch: u64,
-    /// For `docker-daemon:`: which platform to load (default: the engine's).
+    /// `docker-daemon:`: the platform to load (default: the engine's); `docker-archive:`: the
+    /// platform also tagged `NAME:TAG` (default: this machine's).
     pub daemon_platform: Option<Platform>,
     /// The directory whose git checkout gives the provenance labels.
     pub checkout: &'a Path,
@@ -81,6 +82,7 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
         None => None,
     };
     let inputs = read_inputs(request, base_source.as_deref(), base_images)?;
+    let docker_platform = docker_platform(request.dest, &inputs, request.daemon_platform.as_ref())?;
     let scratch_check = tempfile::tempdir().context("a temporary directory")?;
     for input in &inputs {
         check_runs_on_base(
@@ -155,7 +157,7 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
         index: &index,
         base: base_source.as_deref(),
     };
-    let readback = write(request.dest, &set, request.daemon_platform.as_ref())?;
+    let readback = write(request.dest, &set, docker_platform.as_ref())?;
 
     let mut platforms = Vec::new();
     for (input, image) in inputs.iter().zip(&images) {
@@ -302,11 +304,45 @@ fn musl_arch(goarch: &str) -> &str {
     }
 }
 
+/// For Docker destinations, the platform that is loaded (`docker-daemon:`)
+/// or also tagged `NAME:TAG` (`docker-archive:`), settled before any work.
+fn docker_platform(
+    dest: &ImageReference,
+    inputs: &[Input],
+    asked: Option<&Platform>,
+) -> Result<Option<Platform>> {
+    let packaged = |p: &Platform| inputs.iter().any(|i| i.platform.matches(p));
+    match dest {
+        ImageReference::DockerDaemon { name } => {
+            if name.starts_with("sha256:") {
+                bail!("docker-daemon:{name}: name the image to load (NAME:TAG), not an ID");
+            }
+            let platform = match asked {
+                Some(p) => p.clone(),
+                None => Engine::from_env()?.platform()?,
+            };
+            if !packaged(&platform) {
+                bail!("docker-daemon: the engine runs {platform}, and no --binary was given for it (use --daemon-platform)");
+            }
+            Ok(Some(platform))
+        }
+        ImageReference::DockerArchive { .. } => match asked {
+            Some(p) if !packaged(p) => bail!("--daemon-platform {p}: no --binary was given for it"),
+            Some(p) => Ok(Some(p.clone())),
+            None => Ok(Some(Platform::host())),
+        },
+        _ if asked.is_some() => bail!(
+            "--daemon-platform applies to docker-archive: and docker-daemon: destinations only"
+        ),
+        _ => Ok(None),
+    }
+}
+
 /// Writes the set, and says where to read each platform back from.
 fn write(
     dest: &ImageReference,
     set: &WriteSet,
-    daemon_platform: Option<&Platform>,
+    docker_platform: Option<&Platform>,
 ) -> Result<Vec<(Platform, ImageReference)>> {
     let all = |reference: &ImageReference| {
         set.images
@@ -328,7 +364,7 @@ fn write(
                 .as_deref()
                 .map(DockerReference::parse)
                 .transpose()?;
-            let tag_platform = daemon_platform.cloned().unwrap_or_else(Platform::host);
+            let tag_platform = docker_platform.cloned().unwrap_or_else(Platform::host);
             docker_archive::write(file, name.as_ref(), &tag_platform, set)?;
             Ok(set
                 .images
@@ -344,17 +380,15 @@ fn write(
                 .collect())
         }
         ImageReference::DockerDaemon { name } => {
-            if name.starts_with("sha256:") {
-                bail!("docker-daemon:{name}: name the image to load (NAME:TAG), not an ID");
-            }
             let engine = Engine::from_env()?;
-            let platform = match daemon_platform {
-                Some(p) => p.clone(),
-                None => engine.platform()?,
-            };
-            let image = set.images.iter().find(|i| i.platform.matches(&platform)).ok_or_else(|| {
-                anyhow!("docker-daemon: the engine runs {platform}, and no --binary was given for it (use --daemon-platform)")
-            })?;
+            let platform = docker_platform
+                .cloned()
+                .context("the engine's platform was settled first")?;
+            let image = set
+                .images
+                .iter()
+                .find(|i| i.platform.matches(&platform))
+                .context("the engine's platform was checked to be packaged")?;
             let one = std::slice::from_ref(image);
             let single = WriteSet {
                 images: one,

@@ -658,7 +658,7 @@ fn go_build(tmp: &Path, arch: &str) -> PathBuf {
     run(Command::new("go")
         .args(["build", "-trimpath", "-o", s(&out), "."])
         .current_dir(&src)
-        .env("GOCACHE", tmp.join("gocache"))
+        .env("GOCACHE", support::go_cache())
         .env("GOPATH", tmp.join("gopath"))
         .env("GOFLAGS", "-mod=mod")
         .env("GOPROXY", "off")

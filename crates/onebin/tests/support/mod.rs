@@ -307,3 +307,10 @@ pub fn list_files(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Go's build cache, shared by every test process (nextest runs each test in
+/// a process of its own). Go's cache is safe for concurrent use, so building
+/// the same program again is only a link.
+pub fn go_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocache")
+}
