@@ -1,11 +1,13 @@
 //! Image references, transports and the one abstraction over images.
 //!
-//! Every transport (`oci:`, `oci-archive:`, `docker-archive:`, `docker-daemon:`)
+//! Every transport (`oci:`, `oci-archive:`, `docker-archive:`, `docker-daemon:`,
+//! `docker://`)
 //! implements [`ImageSource`]: resolve a reference to a root descriptor and open
 //! blobs as streams that are checked against their digest. Everything above this
 //! crate (layers, extract, inspect) is written once against that trait, in the
 //! spirit of go-containerregistry's `remote` / `layout` / `tarball` split.
 
+pub mod auth;
 pub mod digest;
 pub mod error;
 pub mod manifest;

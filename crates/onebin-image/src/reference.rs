@@ -254,7 +254,7 @@ mod tests {
     #[test]
     fn rejects_bad_names() {
         for bad in [
-            "Alpine/x",
+            "alpine/X",
             "app:",
             "app:-x",
             "app@sha256:zz",

@@ -21,6 +21,12 @@ pub trait ImageSource: Send + Sync {
     /// The blob's bytes as stored, before any check.
     fn open_raw(&self, descriptor: &Descriptor) -> Result<Box<dyn Read + Send + '_>>;
 
+    /// For an image in a registry: its registry and repository, so that a push
+    /// to another repository of the same registry can mount its blobs.
+    fn registry_repository(&self) -> Option<(String, String)> {
+        None
+    }
+
     /// The blob's bytes; reading to the end fails unless size and digest match.
     fn open_blob(&self, descriptor: &Descriptor) -> Result<Box<dyn Read + Send + '_>> {
         let raw = self.open_raw(descriptor)?;

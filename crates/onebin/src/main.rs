@@ -10,7 +10,9 @@ use onebin::package::{package, PackageRequest};
 use onebin::progress::Progress;
 use onebin::verify::{verify, Release};
 use onebin::{exit, explain};
+use onebin_image::auth::Credentials;
 use onebin_image::mutate::ConfigChanges;
+use onebin_image::transport::remote;
 use onebin_image::{transport, ImageReference, Platform};
 
 /// One binary, one hash: ship the same binary in the release assets and the
@@ -21,6 +23,17 @@ struct Cli {
     /// No progress bars.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// A registry (HOST or HOST:PORT) to reach over plain HTTP; repeat for several.
+    /// localhost and 127.0.0.1 always are.
+    #[arg(long = "insecure-registry", value_name = "HOST", global = true)]
+    insecure_registries: Vec<String>,
+    /// User name for registries (with --password-stdin); else Docker's and
+    /// containers' credential files and helpers, then CI_REGISTRY_USER.
+    #[arg(long, global = true, requires = "password_stdin")]
+    username: Option<String>,
+    /// Read the registry password or token from standard input.
+    #[arg(long, global = true, requires = "username")]
+    password_stdin: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,14 +42,14 @@ struct Cli {
 enum Command {
     /// Show an image's digest, platforms and layers.
     Inspect {
-        /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker-daemon:NAME[:TAG]
+        /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker-daemon:NAME[:TAG], docker://NAME[:TAG|@DIGEST]
         image: String,
         #[arg(long)]
         json: bool,
     },
     /// Take a file out of an image, per platform, into release assets and a checksums file.
     Extract {
-        /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker-daemon:NAME[:TAG]
+        /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker-daemon:NAME[:TAG], docker://NAME[:TAG|@DIGEST]
         image: String,
         /// The file's path inside the image, e.g. /usr/local/bin/app.
         #[arg(long)]
@@ -59,7 +72,7 @@ enum Command {
     /// Prove, per platform, that the release assets and the image carry the same binary.
     #[command(group(clap::ArgGroup::new("assets").required(true).args(["checksums", "release", "binaries"])))]
     Verify {
-        /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker-daemon:NAME[:TAG]
+        /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker-daemon:NAME[:TAG], docker://NAME[:TAG|@DIGEST]
         image: String,
         /// The binary's path inside the image.
         #[arg(long)]
@@ -94,7 +107,7 @@ enum Command {
         /// Where the binary goes in the image, e.g. /usr/local/bin/app.
         #[arg(long)]
         path: String,
-        /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME:TAG
+        /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME:TAG, docker://NAME:TAG
         #[arg(long)]
         dest: String,
         /// The image to build on (any transport), or scratch.
@@ -217,7 +230,34 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
+/// The registry settings from the global flags, for every `docker://` image.
+fn configure_registries(cli: &Cli) -> Result<()> {
+    let credentials = match &cli.username {
+        Some(user) => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            if password.is_empty() {
+                anyhow::bail!("--password-stdin: standard input held no password");
+            }
+            Some(Credentials::new(
+                user,
+                password,
+                "--username/--password-stdin",
+            ))
+        }
+        None => None,
+    };
+    remote::configure(remote::RegistryOptions {
+        insecure: cli.insecure_registries.clone(),
+        credentials,
+        ..Default::default()
+    });
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<u8> {
+    configure_registries(&cli)?;
     let progress = Progress::new(cli.quiet);
     match cli.command {
         Command::Inspect { image, json } => {
@@ -408,6 +448,7 @@ fn run(cli: Cli) -> Result<u8> {
                 daemon_platform,
                 checkout: &checkout,
                 env: &|k| std::env::var(k).ok().filter(|v| !v.is_empty()),
+                progress: &progress,
             };
             let report = package(&request)?;
             if json {

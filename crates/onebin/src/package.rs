@@ -11,6 +11,7 @@ use onebin_image::manifest::resolve_images;
 use onebin_image::mutate::{
     append_layer, index, Blob, ConfigChanges, NewImage, NewLayer, OCI_LAYER_GZIP,
 };
+use onebin_image::transport::remote::{self, PushReport};
 use onebin_image::transport::{self, daemon::Engine, docker_archive, layout};
 use onebin_image::write::WriteSet;
 use onebin_image::{DockerReference, ImageReference, ImageSource, Platform, PlatformImage};
@@ -19,6 +20,7 @@ use onebin_layers::pack::pack_file;
 use serde::Serialize;
 
 use crate::extract::select_platforms;
+use crate::progress::Progress;
 use crate::provenance;
 
 pub struct PackageRequest<'a> {
@@ -39,6 +41,8 @@ pub struct PackageRequest<'a> {
     /// The directory whose git checkout gives the provenance labels.
     pub checkout: &'a Path,
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Bars for what goes over the network (`docker://` destinations).
+    pub progress: &'a Progress,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,6 +54,10 @@ pub struct PackageReport {
     pub platforms: Vec<PackagedBinary>,
     /// Every binary was read back out of the written image and matched.
     pub verified: bool,
+    /// `docker://` destinations: what was uploaded, and the digest the registry
+    /// reported for the index (equal to `digest`, or the push fails).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -157,7 +165,14 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
         index: &index,
         base: base_source.as_deref(),
     };
-    let readback = write(request.dest, &set, docker_platform.as_ref())?;
+    let mut push = None;
+    let readback = write(
+        request.dest,
+        &set,
+        docker_platform.as_ref(),
+        request.progress,
+        &mut push,
+    )?;
 
     let mut platforms = Vec::new();
     for (input, image) in inputs.iter().zip(&images) {
@@ -189,6 +204,7 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
         digest: index.descriptor.digest().to_string(),
         platforms,
         verified: true,
+        push,
     })
 }
 
@@ -343,6 +359,8 @@ fn write(
     dest: &ImageReference,
     set: &WriteSet,
     docker_platform: Option<&Platform>,
+    progress: &Progress,
+    pushed: &mut Option<PushReport>,
 ) -> Result<Vec<(Platform, ImageReference)>> {
     let all = |reference: &ImageReference| {
         set.images
@@ -407,7 +425,25 @@ fn write(
             Ok(vec![(image.platform.clone(), dest.clone())])
         }
         ImageReference::Registry(r) => {
-            bail!("docker://{r}: pushing to registries is not supported yet; write oci:DIR and `skopeo copy` it")
+            let bar = progress.bytes("push");
+            let report = remote::push(r, set, &|n| bar.inc(n));
+            bar.finish_and_clear();
+            let report = report?;
+            if !report.digests_match {
+                bail!(
+                    "docker://{r}: the registry reports digest {} for the index, onebin computed {}",
+                    report.registry_digest,
+                    report.digest
+                );
+            }
+            // Read back by digest, so a tag moved meanwhile cannot answer.
+            let by_digest = ImageReference::Registry(DockerReference {
+                tag: None,
+                digest: Some(report.digest.clone()),
+                ..r.clone()
+            });
+            *pushed = Some(report);
+            Ok(all(&by_digest))
         }
     }
 }

@@ -4,6 +4,7 @@
 //!   (`oci-archive:`).
 //! - [`docker_archive`]: `docker save` output (`docker-archive:`), and the
 //!   Docker Engine's export stream (`docker-daemon:`), which has the same shape.
+//! - [`remote`]: a registry (`docker://`), over the OCI distribution API.
 //! - [`files`]: the file sets both are read from: a directory, a tar file, or
 //!   the engine's export stream.
 
@@ -11,30 +12,39 @@ pub mod daemon;
 pub mod docker_archive;
 pub mod files;
 pub mod layout;
+pub mod remote;
 
-use crate::{Error, ImageReference, ImageSource, Result};
+use crate::{ImageReference, ImageSource, Result};
 
 /// Opens the image a reference names.
 pub fn open(reference: &ImageReference) -> Result<Box<dyn ImageSource>> {
     let name = reference.to_string();
     Ok(match reference {
-        ImageReference::OciLayout { dir, tag } => {
-            Box::new(layout::LayoutSource::open(files::Directory::open(dir)?, tag.clone(), name)?)
-        }
-        ImageReference::OciArchive { file, tag } => {
-            Box::new(layout::LayoutSource::open(files::TarFile::open(file)?, tag.clone(), name)?)
-        }
+        ImageReference::OciLayout { dir, tag } => Box::new(layout::LayoutSource::open(
+            files::Directory::open(dir)?,
+            tag.clone(),
+            name,
+        )?),
+        ImageReference::OciArchive { file, tag } => Box::new(layout::LayoutSource::open(
+            files::TarFile::open(file)?,
+            tag.clone(),
+            name,
+        )?),
         ImageReference::DockerArchive { file, reference } => {
-            Box::new(docker_archive::DockerArchiveSource::open(files::TarFile::open(file)?, reference.as_deref(), name)?)
+            Box::new(docker_archive::DockerArchiveSource::open(
+                files::TarFile::open(file)?,
+                reference.as_deref(),
+                name,
+            )?)
         }
         ImageReference::DockerDaemon { name: image } => {
             let export = daemon::DaemonExport::open(&daemon::Engine::from_env()?, image)?;
-            Box::new(docker_archive::DockerArchiveSource::open(export, Some(image), name)?)
+            Box::new(docker_archive::DockerArchiveSource::open(
+                export,
+                Some(image),
+                name,
+            )?)
         }
-        ImageReference::Registry(r) => {
-            return Err(Error::invalid(format!(
-                "docker://{r}: registries are not supported yet; copy the image with `skopeo copy docker://{r} oci:DIR` and read oci:DIR"
-            )))
-        }
+        ImageReference::Registry(r) => Box::new(remote::RemoteSource::open(r, name)?),
     })
 }
