@@ -166,7 +166,12 @@ pub fn explain(a_sha256: &str, a: &BinaryFacts, b_sha256: &str, b: &BinaryFacts)
     }
     // Same recorded settings, same libc, yet other code or data: with
     // -trimpath Go does not record -ldflags, so -X values hide here.
-    if diffs.verdict() <= Verdict::SameSource && a.libc == b.libc && a.linkage == b.linkage {
+    let settings_equal = !diffs.0.iter().any(|d| d.field.starts_with("go."));
+    if settings_equal
+        && diffs.verdict() <= Verdict::SameSource
+        && a.libc == b.libc
+        && a.linkage == b.linkage
+    {
         for (section, hash) in &a.content {
             if let Some(other) = b.content.get(section).filter(|other| *other != hash) {
                 diffs.push(&format!("content {section}"), hash, other, Verdict::DifferentSettings,
@@ -260,7 +265,21 @@ fn compare_go(diffs: &mut Diffs, a: &GoBuildInfo, b: &GoBuildInfo) {
             continue;
         }
         if key == "-ldflags" {
-            compare_ldflags(diffs, va, vb);
+            // Under -trimpath Go does not record -ldflags: absent there means unknown, not none.
+            let trimmed = |info: &GoBuildInfo, value: &str| {
+                value.is_empty() && info.settings.get("-trimpath").is_some_and(|t| t == "true")
+            };
+            if trimmed(a, va) || trimmed(b, vb) {
+                diffs.push(
+                    "go.build -ldflags (unrecorded)",
+                    va,
+                    vb,
+                    Verdict::SameSource,
+                    "Go does not record -ldflags under -trimpath: the two cannot be compared",
+                );
+            } else {
+                compare_ldflags(diffs, va, vb);
+            }
             continue;
         }
         let (class, why) = setting_class(key, va, vb);

@@ -113,7 +113,8 @@ impl BinaryFacts {
         for section in file.sections() {
             if let Ok(name) = section.name() {
                 if !name.is_empty() {
-                    *sections.entry(name.to_string()).or_insert(0) += section.size();
+                    let total = sections.entry(name.to_string()).or_insert(0u64);
+                    *total = total.saturating_add(section.size());
                 }
                 if CONTENT_SECTIONS.contains(&name) {
                     if let Ok(bytes) = section.data() {
@@ -134,7 +135,7 @@ impl BinaryFacts {
             } else {
                 Linkage::Static
             };
-        let libc = libc_family(&dynamic, &sections, go.is_some(), format == Format::Elf);
+        let libc = libc_family(&dynamic, &sections, go.as_ref(), format == Format::Elf);
         Ok(BinaryFacts {
             format,
             os,
@@ -264,9 +265,11 @@ fn version_key(version: &str) -> Vec<u64> {
 fn libc_family(
     dynamic: &ElfDynamic,
     sections: &BTreeMap<String, u64>,
-    is_go: bool,
+    go: Option<&GoBuildInfo>,
     is_elf: bool,
 ) -> String {
+    let is_go = go.is_some();
+    let cgo = go.is_some_and(|g| g.settings.get("CGO_ENABLED").is_some_and(|v| v == "1"));
     let interp = dynamic.interpreter.as_deref().unwrap_or("");
     let needs = |prefix: &str| dynamic.needed.iter().any(|n| n.starts_with(prefix));
     let family = if interp.contains("ld-musl") || needs("libc.musl") {
@@ -282,8 +285,11 @@ fn libc_family(
     } else if sections.contains_key(".note.ABI-tag") {
         // glibc's crt1.o brings this note into static glibc binaries.
         "glibc"
-    } else if is_go && dynamic.interpreter.is_none() {
+    } else if is_go && dynamic.interpreter.is_none() && !cgo {
         "none"
+    } else if is_go && dynamic.interpreter.is_none() {
+        // Static cgo without glibc's note: linked against musl (the Alpine way).
+        "musl"
     } else {
         "unknown"
     };

@@ -187,19 +187,25 @@ pub fn verify(
     }
     for (image, matched) in image_binaries.iter().zip(matched_images) {
         if !matched {
+            // The image lacking the file is the first thing to say, asset or not.
+            let (status, image_side, why) = match &image.found {
+                Ok((s, _)) => (
+                    "missing-in-release",
+                    Some(ImageSide {
+                        sha256: s.sha256.clone(),
+                        size: s.size,
+                        layer: s.layer.clone(),
+                    }),
+                    format!("no release asset for {}", image.platform),
+                ),
+                Err(why) => ("missing-in-image", None, why.clone()),
+            };
             results.push(PlatformResult {
                 platform: image.platform.to_string(),
-                status: "missing-in-release",
-                image: image.found.as_ref().ok().map(|(s, _)| ImageSide {
-                    sha256: s.sha256.clone(),
-                    size: s.size,
-                    layer: s.layer.clone(),
-                }),
+                status,
+                image: image_side,
                 release: None,
-                explanation: Some(serde_json::json!(format!(
-                    "no release asset for {}",
-                    image.platform
-                ))),
+                explanation: Some(serde_json::json!(why)),
             });
         }
     }
@@ -228,6 +234,14 @@ fn collect_release(
             for (platform, file) in list {
                 let asset = read_asset(file, binary_name, Some(platform))?
                     .ok_or_else(|| anyhow!("{}: not a binary", file.display()))?;
+                if !asset.facts.runs_on(platform) {
+                    bail!(
+                        "--binary {platform}={}: this is a {}/{} binary, not one for {platform}",
+                        file.display(),
+                        asset.facts.os,
+                        asset.facts.architecture
+                    );
+                }
                 assets.push(asset);
             }
         }
