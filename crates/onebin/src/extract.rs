@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use onebin_image::manifest::resolve_images;
 use onebin_image::{ImageSource, Platform, PlatformImage};
-use onebin_layers::{find_file, FoundFile};
+use onebin_layers::find_file;
 use serde::Serialize;
 
 use crate::output::{render_name, write_checksums, OutputDir};
 use crate::progress::Progress;
+use crate::side_by_side;
 
 pub const DEFAULT_TEMPLATE: &str = "{name}_{os}_{arch}{_variant}";
 
@@ -120,31 +121,13 @@ pub fn extract(
 
     let out = OutputDir::create(request.out_dir)?;
     let path = format!("/{}", request.path.trim_start_matches('/'));
-    // Platforms are independent: read them side by side.
-    let found: Vec<Result<FoundFile>> = std::thread::scope(|scope| {
-        let tasks: Vec<_> = images
-            .iter()
-            .map(|image| {
-                let bar = progress.bytes(&image.platform.to_string());
-                let path = &path;
-                let out = &out.path;
-                scope.spawn(move || {
-                    let result = find_file(source, image, path, out, &|n| bar.inc(n))
-                        .map_err(|e| anyhow!("platform {}: {e}", image.platform));
-                    bar.finish_and_clear();
-                    result
-                })
-            })
-            .collect();
-        tasks
-            .into_iter()
-            .map(|t| {
-                t.join()
-                    .unwrap_or_else(|_| Err(anyhow!("a worker thread panicked")))
-            })
-            .collect()
-    });
-    let found = found.into_iter().collect::<Result<Vec<_>>>()?;
+    let found = side_by_side(&images, |image| {
+        let bar = progress.bytes(&image.platform.to_string());
+        let result = find_file(source, image, &path, &out.path, &|n| bar.inc(n))
+            .map_err(|e| anyhow!("platform {}: {e}", image.platform));
+        bar.finish_and_clear();
+        result
+    })?;
 
     // Everything was read and checked: only now do files take their names.
     let mut files = Vec::new();

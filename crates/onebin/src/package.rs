@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::extract::select_platforms;
 use crate::progress::Progress;
 use crate::provenance;
+use crate::side_by_side;
 
 pub struct PackageRequest<'a> {
     pub binaries: &'a [(Platform, PathBuf)],
@@ -116,49 +117,33 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
 
     // Compressing is the work: one thread per platform.
     let (mode, epoch) = (request.mode, request.epoch);
-    let layers: Vec<Result<NewLayer>> = std::thread::scope(|scope| {
-        let tasks: Vec<_> = inputs
-            .iter()
-            .map(|input| {
-                let path = &path;
-                scope.spawn(move || -> Result<NewLayer> {
-                    let packed =
-                        pack_file(path, &input.content, mode, epoch).with_context(|| {
-                            format!(
-                                "platform {}: packing {}",
-                                input.platform,
-                                input.file.display()
-                            )
-                        })?;
-                    Ok(NewLayer {
-                        blob: Blob::new(OCI_LAYER_GZIP, packed.gzip),
-                        diff_id: packed.diff_id,
-                        created_by: format!("onebin package --path {path}"),
-                    })
-                })
-            })
-            .collect();
-        tasks
-            .into_iter()
-            .map(|t| {
-                t.join()
-                    .unwrap_or_else(|_| Err(anyhow!("a worker thread panicked")))
-            })
-            .collect()
-    });
+    let layers = side_by_side(&inputs, |input| {
+        let packed = pack_file(&path, &input.content, mode, epoch).with_context(|| {
+            format!(
+                "platform {}: packing {}",
+                input.platform,
+                input.file.display()
+            )
+        })?;
+        Ok(NewLayer {
+            blob: Blob::new(OCI_LAYER_GZIP, packed.gzip),
+            diff_id: packed.diff_id,
+            created_by: format!("onebin package --path {path}"),
+        })
+    })?;
     let images: Vec<NewImage> = inputs
         .iter()
         .zip(layers)
         .map(|(input, layer)| {
-            Ok(append_layer(
+            append_layer(
                 input.base.as_ref(),
                 &input.platform,
-                layer?,
+                layer,
                 &changes,
                 &annotations,
-            ))
+            )
         })
-        .collect::<Result<_>>()?;
+        .collect();
     let index = index(&images, &annotations);
     let set = WriteSet {
         images: &images,
