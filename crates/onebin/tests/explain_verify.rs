@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{
-    compress, onebin, require, run, sha256_hex, stderr, stdout, Compression, LayerBuilder,
+    compress, onebin, require, run, s, sha256_hex, stderr, stdout, Compression, LayerBuilder,
 };
 
 // ------------------------------------------------------------ toolchains
@@ -35,10 +35,6 @@ fn in_ci() -> bool {
 fn missing(what: &str) {
     assert!(!in_ci(), "{what} is required under CI=true");
     eprintln!("SKIPPED: {what}");
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("temp paths are UTF-8")
 }
 
 /// A Go toolchain: the `go` binary and the release it reports (`go1.19.8`).

@@ -17,11 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{json, Value};
-use support::{list_files, onebin, require, require_docker, run, sha256_hex, stderr, stdout};
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("temp paths are UTF-8")
-}
+use support::{extract_fails, onebin, require, require_docker, run, s, sha256_hex, stderr, stdout};
 
 fn docker(args: &[&str]) -> Output {
     run(Command::new("docker").args(args))
@@ -205,23 +201,6 @@ fn extract(image: &str, path: &str, out: &Path) -> (Vec<u8>, u32, Value) {
     );
     let mode = fs::metadata(output).unwrap().permissions().mode() & 0o7777;
     (bytes, mode, file)
-}
-
-/// A failed extract: exit 2 and nothing left in `out`; returns stderr.
-fn extract_fails(image: &str, path: &str, out: &Path) -> String {
-    let o = onebin(&["extract", "--quiet", image, "--path", path, "--out", s(out)]);
-    let err = stderr(&o);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "{image} {path}: expected exit 2:\n{err}"
-    );
-    assert!(
-        list_files(out).is_empty(),
-        "{image} {path}: left {:?}",
-        list_files(out)
-    );
-    err
 }
 
 /// The members of a `docker save` archive, by name (layer symlinks resolved).

@@ -9,10 +9,12 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::{json, Value};
-use support::{list_files, onebin, require, run, sha256_hex, stderr, stdout, Layout};
+use support::{
+    extract_fails, list_files, noise, onebin, require, run, s, sha256_hex, stderr, stdout, Layout,
+};
 
 fn umoci(args: &[&str]) {
     run(Command::new("umoci").args(args));
@@ -32,24 +34,6 @@ fn skopeo_copy(tmp: &Path, args: &[&str]) {
     run(Command::new("skopeo")
         .args(["--policy", s(&policy), "copy", "--quiet"])
         .args(args));
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("temp paths are UTF-8")
-}
-
-/// Deterministic, incompressible-looking bytes (xorshift), so gzip and zstd
-/// streams span several blocks and no two files share content by accident.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 fn write(path: &Path, bytes: &[u8], mode: u32) {
@@ -138,23 +122,6 @@ fn extract_one(image: &str, path: &str, out: &Path) -> (Vec<u8>, Value) {
     assert_eq!(file["sha256"], json!(sha256_hex(&bytes)), "{image} {path}");
     assert_eq!(file["size"], json!(bytes.len()), "{image} {path}");
     (bytes, file)
-}
-
-/// A failed extract: exit 2, and nothing at all left in `out`.
-fn extract_fails(image: &str, path: &str, out: &Path) -> String {
-    let o: Output = onebin(&["extract", "--quiet", image, "--path", path, "--out", s(out)]);
-    let err = stderr(&o);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "{image} {path}: expected exit 2, stderr:\n{err}"
-    );
-    assert!(
-        list_files(out).is_empty(),
-        "{image} {path}: a failed run left {:?}",
-        list_files(out)
-    );
-    err
 }
 
 /// The manifest that `oci:DIR:TAG` names, read from the layout as written.

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 use support::{
-    list_files, require, require_docker, run, sha256_hex, stderr, stdout, Compression,
+    list_files, require, require_docker, run, s, sha256_hex, stderr, stdout, Compression,
     LayerBuilder, Layout,
 };
 
@@ -171,10 +171,6 @@ fn go_binaries() -> Option<&'static GoBinaries> {
 }
 
 // ---------------------------------------------------------------- helpers
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("temp paths are UTF-8")
-}
 
 fn write_exe(path: &Path, bytes: &[u8]) -> PathBuf {
     fs::create_dir_all(path.parent().unwrap()).unwrap();

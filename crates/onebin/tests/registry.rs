@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use support::{run, stderr, stdout};
+use support::{run, s, stderr, stdout};
 
 const HELLO: &str = "/usr/local/bin/hello";
 const USER: &str = "onebin-tester";
@@ -26,10 +26,6 @@ fn example() -> String {
         "oci:{}",
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello/image")
     )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn free_port() -> u16 {
@@ -1192,19 +1188,6 @@ fn faults_are_retried_or_fail_cleanly() {
     assert!(err.contains("404"), "{err}");
 }
 
-/// Incompressible bytes, the same on every run.
-fn noise(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 #[test]
 fn large_blobs_go_up_in_chunks_and_come_down_whole() {
     let Some(registry) = Registry::start(Auth::Anonymous) else {
@@ -1215,7 +1198,7 @@ fn large_blobs_go_up_in_chunks_and_come_down_whole() {
     let (amd64, arm64) = binaries(tmp.path());
     // The binary with 9 MiB of noise after it: still the same ELF, a layer past one chunk.
     let mut big = std::fs::read(&amd64).unwrap();
-    big.extend(noise(9 << 20));
+    big.extend(support::noise(9, 9 << 20));
     let big_file = tmp.path().join("hello-big");
     std::fs::write(&big_file, &big).unwrap();
     proxy.set(|f| f.drop_next_upload = true);

@@ -314,3 +314,39 @@ pub fn list_files(dir: &Path) -> Vec<String> {
 pub fn go_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocache")
 }
+
+/// A temp path as the `&str` a command line takes.
+pub fn s(path: &Path) -> &str {
+    path.to_str().expect("temp paths are UTF-8")
+}
+
+/// Deterministic, incompressible-looking bytes (xorshift), so gzip and zstd
+/// streams span several blocks and no two files share content by accident.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A failed extract: exit 2, and nothing at all left in `out`; its stderr.
+pub fn extract_fails(image: &str, path: &str, out: &Path) -> String {
+    let o = onebin(&["extract", "--quiet", image, "--path", path, "--out", s(out)]);
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{image} {path}: expected exit 2, stderr:\n{err}"
+    );
+    assert!(
+        list_files(out).is_empty(),
+        "{image} {path}: a failed run left {:?}",
+        list_files(out)
+    );
+    err
+}

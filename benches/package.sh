@@ -1,0 +1,500 @@
+#!/usr/bin/env bash
+# Benchmark: put two prebuilt binaries (linux/amd64, linux/arm64) into one image.
+#
+#   onebin package (multi-arch index, gzip -6 per platform in parallel, read-back check)
+#   vs umoci new + insert + config (one tag per platform: umoci makes no index)
+#   vs docker build (classic builder, FROM scratch + COPY; buildx multi-platform if present)
+#   vs the physical limit: gzip -6 of one binary, and of both in parallel (2 cores)
+#
+# Usage:
+#   benches/package.sh                                  # 2 × 50 MiB binaries, 3 runs
+#   SIZE_MB=0 RUNS=1 benches/package.sh                 # quick check (~12 MiB binaries)
+#   ONEBIN=/path/to/onebin OUT_MD=bench.md benches/package.sh
+# Progress and hyperfine's own output go to stderr, the Markdown report to stdout.
+#
+# Environment (all optional):
+#   SIZE_MB=50      size of each binary in MiB: a real static Go binary (a small
+#                   server linking much of the standard library, ~12 MiB), built
+#                   for the platform, its own bytes repeated then cut (appended
+#                   bytes keep the ELF file valid); below the built size (e.g. 0):
+#                   the binary as built
+#   RUNS=3          hyperfine --runs (after --warmup 1)
+#   BENCH_DIR=DIR   parent of the (temporary) work dir; default: mktemp -d
+#   KEEP=1          keep the work dir (and the docker image) at exit
+#   ONEBIN=PATH     onebin binary to use; default: cargo build --release -p onebin
+#                   in this repository, then target/release/onebin
+#   OUT_MD=FILE     also write the Markdown report to FILE
+#   NO_DOCKER=1     skip the docker variants
+#
+# Needs: go (1.18+; builds with a temporary GOCACHE/GOPATH, no network), umoci,
+# hyperfine, jq, gzip, tar, sha256sum, docker (optional: skipped if `docker info`
+# fails; `docker buildx` optional: without it only the amd64 image is built).
+#
+# The binaries are built with -trimpath and no VCS stamping, so repeated runs on
+# one machine package the same bytes. All timings are with a warm page cache.
+set -euo pipefail
+
+SIZE_MB=${SIZE_MB:-50}
+RUNS=${RUNS:-3}
+KEEP=${KEEP:-0}
+NO_DOCKER=${NO_DOCKER:-0}
+TAG=v1
+APP_PATH=/usr/local/bin/app
+DOCKER_REPO=onebin-bench-package-$$
+PLATFORMS=(amd64 arm64)
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+log() { printf '>> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+for tool in go umoci hyperfine jq gzip tar sha256sum; do
+    command -v "$tool" >/dev/null || die "$tool not found"
+done
+
+[[ -z ${OUT_MD:-} || $OUT_MD == /* ]] || OUT_MD=$PWD/$OUT_MD
+UPTIME_BEFORE=$(uptime)
+
+# ---------------------------------------------------------------- work dir
+if [[ -n ${BENCH_DIR:-} ]]; then
+    mkdir -p "$BENCH_DIR"
+    WORK=$(mktemp -d "$BENCH_DIR/onebin-bench.XXXXXX")
+else
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/onebin-bench.XXXXXX")
+fi
+WORK=$(cd "$WORK" && pwd)
+HAVE_DOCKER=0
+SAMPLER=
+cleanup() {
+    local rc=$?
+    [[ -z $SAMPLER ]] || kill "$SAMPLER" 2>/dev/null || true
+    if [[ $KEEP == 1 ]]; then
+        log "kept work dir $WORK"
+    else
+        if [[ $HAVE_DOCKER == 1 ]]; then
+            docker rmi -f "$DOCKER_REPO:amd64" >/dev/null 2>&1 || true
+        fi
+        # Go's module cache is read-only.
+        chmod -R u+w "$WORK" 2>/dev/null || true
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- onebin
+if [[ -n ${ONEBIN:-} ]]; then
+    [[ -x $ONEBIN ]] || die "ONEBIN=$ONEBIN is not executable"
+else
+    log "cargo build --release -p onebin"
+    (cd "$REPO" && cargo build --release -p onebin --quiet) ||
+        die "cargo build failed; fix the build or point ONEBIN at a built binary"
+    ONEBIN=$REPO/target/release/onebin
+fi
+# Snapshot the binary: a concurrent rebuild must not swap it mid-benchmark.
+mkdir -p "$WORK/bin"
+cp "$ONEBIN" "$WORK/bin/onebin"
+ONEBIN_SRC=$ONEBIN
+ONEBIN=$WORK/bin/onebin
+
+HAVE_BUILDX=0
+if [[ $NO_DOCKER != 1 ]] && command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+    HAVE_DOCKER=1
+    if docker buildx version >/dev/null 2>&1; then HAVE_BUILDX=1; fi
+else
+    log "docker variants SKIPPED: docker unavailable (\`docker info\` failed) or NO_DOCKER=1"
+fi
+
+# ---------------------------------------------------------------- the binaries
+MiB=$((1024 * 1024))
+SRC=$WORK/src
+mkdir -p "$SRC"
+cat >"$SRC/go.mod" <<'EOF'
+module example.com/app
+
+go 1.18
+EOF
+cat >"$SRC/main.go" <<'EOF'
+// A small server that links a good part of the standard library, as real
+// services do (HTTP, TLS, JSON, templates, SQL, compression, images, Go parsing).
+package main
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"compress/gzip"
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
+	"encoding/json"
+	"encoding/xml"
+	"flag"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"html/template"
+	_ "image/gif"
+	_ "image/jpeg"
+	"image/png"
+	"log"
+	"net/http"
+	"net/http/httputil"
+	"net/rpc"
+	"net/smtp"
+	"os"
+	"regexp"
+	"text/tabwriter"
+)
+
+var version = "dev"
+
+func main() {
+	addr := flag.String("addr", "", "listen address")
+	flag.Parse()
+	fmt.Println("app", version)
+	if *addr == "" {
+		return
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 1, ' ', 0)
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "x.go", "package x; var X = 1", 0)
+	if err == nil {
+		_, _ = (&types.Config{}).Check("x", fset, nil, nil)
+		fmt.Fprintln(tw, f.Name.Name)
+	}
+	t := template.Must(template.New("p").Parse(`<p>{{.}}</p>`))
+	re := regexp.MustCompile(`^/api/v1/([a-z]+)`)
+	pool, _ := x509.SystemCertPool()
+	srv := &http.Server{Addr: *addr, TLSConfig: &tls.Config{RootCAs: pool}}
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		_ = t.Execute(w, re.FindStringSubmatch(r.URL.Path))
+		_ = json.NewEncoder(w).Encode(r.Header)
+		_ = xml.NewEncoder(w).Encode(r.URL)
+		zw := gzip.NewWriter(w)
+		_ = tar.NewWriter(zw).Close()
+		_ = zip.NewWriter(zw).Close()
+		_ = png.Encode(zw, nil)
+	})
+	_ = httputil.NewSingleHostReverseProxy(nil)
+	_, _ = sql.Open("none", "")
+	_, _ = rpc.DialHTTP("tcp", *addr)
+	_ = smtp.SendMail(*addr, nil, "", nil, nil)
+	log.Fatal(srv.ListenAndServe())
+}
+EOF
+
+# go_env: a private, offline Go environment (no user config, no network).
+go_env() {
+    env GOENV=off GOFLAGS= GOPROXY=off GOSUMDB=off GO111MODULE=on CGO_ENABLED=0 \
+        GOCACHE="$WORK/gocache" GOPATH="$WORK/gopath" GOMODCACHE="$WORK/gopath/pkg/mod" \
+        GOTMPDIR= "$@"
+}
+
+declare -A BIN BUILT_SIZE SHA SIZE
+for arch in "${PLATFORMS[@]}"; do
+    log "go build (GOOS=linux GOARCH=$arch, static) and pad to ${SIZE_MB} MiB"
+    built=$WORK/app-$arch.built
+    (cd "$SRC" && go_env GOOS=linux GOARCH="$arch" go build -trimpath -buildvcs=false -o "$built" .)
+    BUILT_SIZE[$arch]=$(stat -c %s "$built")
+    BIN[$arch]=$WORK/app_linux_$arch
+    if ((SIZE_MB * MiB <= BUILT_SIZE[$arch])); then
+        # Cutting would break the ELF file: keep it whole.
+        cp "$built" "${BIN[$arch]}"
+    else
+        n=$((SIZE_MB * MiB / BUILT_SIZE[$arch] + 1))
+        for ((i = 0; i < n; i++)); do cat "$built"; done >"${BIN[$arch]}"
+        truncate -s $((SIZE_MB * MiB)) "${BIN[$arch]}"
+    fi
+    chmod 0755 "${BIN[$arch]}"
+    rm -f "$built"
+    SHA[$arch]=$(sha256sum "${BIN[$arch]}" | cut -d' ' -f1)
+    SIZE[$arch]=$(stat -c %s "${BIN[$arch]}")
+done
+A=${BIN[amd64]}
+B=${BIN[arm64]}
+GO_VERSION=$(go_env go version | awk '{ print $3 }')
+
+# ---------------------------------------------------------------- the variants
+# Nothing below may depend on the current directory; run where there is no git
+# checkout, so onebin takes no labels from git (they would be inputs too).
+cd "$WORK"
+q() { printf '%q' "$1"; }
+ONEBIN_OUT=$WORK/oci-onebin
+UMOCI_OUT=$WORK/oci-umoci
+CTX=$WORK/docker-ctx
+BUILDX_OUT=$WORK/buildx.tar
+mkdir -p "$CTX"
+ln "$A" "$CTX/app" 2>/dev/null || cp "$A" "$CTX/app"
+printf 'FROM scratch\nCOPY app %s\nENTRYPOINT ["%s"]\n' "$APP_PATH" "$APP_PATH" >"$CTX/Dockerfile"
+if [[ $HAVE_BUILDX == 1 ]]; then
+    for arch in "${PLATFORMS[@]}"; do
+        ln "${BIN[$arch]}" "$CTX/app-$arch" 2>/dev/null || cp "${BIN[$arch]}" "$CTX/app-$arch"
+    done
+    # shellcheck disable=SC2016 # ${TARGETARCH} is for docker
+    printf 'FROM scratch\nARG TARGETARCH\nCOPY app-${TARGETARCH} %s\nENTRYPOINT ["%s"]\n' \
+        "$APP_PATH" "$APP_PATH" >"$CTX/Dockerfile.multi"
+fi
+
+package_cmd() { # DEST_DIR [extra flags]
+    local dest=$1
+    shift
+    echo "$(q "$ONEBIN") package --binary linux/amd64=$(q "$A") --binary linux/arm64=$(q "$B") --path $APP_PATH --dest $(q "oci:$dest:$TAG") $*"
+}
+umoci_platform() { # ARCH FILE
+    echo "umoci new --image $(q "$UMOCI_OUT:$1") && umoci insert --image $(q "$UMOCI_OUT:$1") $(q "$2") $APP_PATH && umoci config --image $(q "$UMOCI_OUT:$1") --os linux --architecture $1 --config.entrypoint $APP_PATH"
+}
+
+NAMES=() CMDS=() PREPS=()
+add() { NAMES+=("$1"); CMDS+=("$2"); PREPS+=("$3"); }
+add "onebin package" "$(package_cmd "$ONEBIN_OUT" -q)" "rm -rf $(q "$ONEBIN_OUT")"
+add "umoci new+insert+config ×2" \
+    "umoci init --layout $(q "$UMOCI_OUT") && $(umoci_platform amd64 "$A") && $(umoci_platform arm64 "$B")" \
+    "rm -rf $(q "$UMOCI_OUT")"
+if [[ $HAVE_DOCKER == 1 ]]; then
+    add "docker build (amd64 only)" \
+        "DOCKER_BUILDKIT=0 docker build -q --no-cache -t $DOCKER_REPO:amd64 $(q "$CTX") >/dev/null" \
+        "docker rmi -f $DOCKER_REPO:amd64 >/dev/null 2>&1 || true"
+    if [[ $HAVE_BUILDX == 1 ]]; then
+        add "docker buildx (amd64+arm64, oci)" \
+            "docker buildx build -q --no-cache --platform linux/amd64,linux/arm64 -f $(q "$CTX/Dockerfile.multi") --output type=oci,dest=$(q "$BUILDX_OUT") $(q "$CTX") >/dev/null" \
+            "rm -f $(q "$BUILDX_OUT")"
+    fi
+fi
+GZIP_ONE="gzip -6 -c A > /dev/null (one binary)"
+GZIP_TWO="gzip -6 A & gzip -6 B; wait (2 in parallel)"
+add "$GZIP_ONE" "gzip -6 -c $(q "$A") >/dev/null" "true"
+add "$GZIP_TWO" "gzip -6 -c $(q "$A") >/dev/null & gzip -6 -c $(q "$B") >/dev/null; wait" "true"
+
+# ---------------------------------------------------------------- checks
+blob() { echo "$1/blobs/${2%%:*}/${2#*:}"; }
+# manifest_for LAYOUT TAG ARCH -> manifest digest: TAG names a manifest, or an
+# index (nested indexes allowed) holding one for linux/ARCH. Empty TAG: the
+# layout's only entry.
+manifest_for() {
+    local dir=$1 tag=$2 arch=$3 desc mt
+    if [[ -n $tag ]]; then
+        desc=$(jq -c --arg t "$tag" '[.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t)] | first // empty' "$dir/index.json")
+    else
+        desc=$(jq -c 'if (.manifests | length) == 1 then .manifests[0] else empty end' "$dir/index.json")
+    fi
+    [[ -n $desc ]] || return 1
+    while :; do
+        mt=$(jq -r '.mediaType' <<<"$desc")
+        case $mt in
+            *index*|*manifest.list*)
+                desc=$(jq -c --arg a "$arch" '[.manifests[] | select(.platform.os == "linux" and .platform.architecture == $a)] | first // empty' \
+                    "$(blob "$dir" "$(jq -r .digest <<<"$desc")")")
+                [[ -n $desc ]] || return 1 ;;
+            *) jq -r .digest <<<"$desc"; return 0 ;;
+        esac
+    done
+}
+# app_of LAYOUT TAG ARCH -> "SHA256 CONFIG_ARCH LAYER_SIZE" of APP_PATH in the top layer
+app_of() {
+    local dir=$1 m man cfg layer sha
+    m=$(manifest_for "$@") || { echo "no-manifest - 0"; return; }
+    man=$(blob "$dir" "$m")
+    cfg=$(blob "$dir" "$(jq -r .config.digest "$man")")
+    layer=$(jq -r '.layers[-1].digest' "$man")
+    # umoci insert writes neither the last entry's padding nor the end blocks,
+    # and GNU tar drops a last partial block: append the zeros. tar's complaints
+    # and exit code are ignored, the sha256 comparison is the check.
+    sha=$({ { gzip -dc "$(blob "$dir" "$layer")"; head -c 1024 /dev/zero; } |
+        tar -xOf - "${APP_PATH#/}" 2>/dev/null || true; } | sha256sum | cut -d' ' -f1)
+    echo "$sha $(jq -r .architecture "$cfg") $(jq '.layers[-1].size' "$man")"
+}
+
+log "checking reproducibility: two onebin runs"
+REPRO1=$WORK/repro-1 REPRO2=$WORK/repro-2
+bash -c "$(package_cmd "$REPRO1" --json -q)" >"$WORK/repro-1.json"
+bash -c "$(package_cmd "$REPRO2" --json -q)" >"$WORK/repro-2.json"
+DIGEST1=$(jq -r .digest "$WORK/repro-1.json")
+DIGEST2=$(jq -r .digest "$WORK/repro-2.json")
+[[ $DIGEST1 == sha256:* && $DIGEST1 == "$DIGEST2" ]] || die "onebin package is not reproducible: $DIGEST1 vs $DIGEST2"
+diff -r "$REPRO1" "$REPRO2" >/dev/null || die "onebin package: the two layouts differ (same index digest $DIGEST1)"
+[[ $(jq -r .verified "$WORK/repro-1.json") == true ]] || die "onebin package --json does not say verified: true"
+printf '   ok  %-40s %s (twice; layouts byte-identical)\n' "reproducible index digest" "$DIGEST1" >&2
+
+log "checking every variant's result"
+declare -A LAYER_SIZE GZ_SIZE
+for arch in "${PLATFORMS[@]}"; do
+    GZ_SIZE[$arch]=$(gzip -6 -c "${BIN[$arch]}" | wc -c)
+done
+DROPPED=
+keep_idx=()
+for i in "${!NAMES[@]}"; do
+    bash -c "${PREPS[$i]}"
+    if ! bash -c "${CMDS[$i]}" >/dev/null; then
+        if [[ ${NAMES[$i]} == "docker buildx"* ]]; then
+            log "docker buildx variant failed; dropped"
+            DROPPED="docker buildx multi-platform build failed here and was dropped"
+            continue
+        fi
+        die "${NAMES[$i]}: command failed"
+    fi
+    case ${NAMES[$i]} in
+        "onebin package")
+            for arch in "${PLATFORMS[@]}"; do
+                read -r sha carch lsize < <(app_of "$ONEBIN_OUT" "$TAG" "$arch")
+                [[ $sha == "${SHA[$arch]}" && $carch == "$arch" ]] || die "onebin: linux/$arch: got $sha ($carch), want ${SHA[$arch]}"
+                LAYER_SIZE[onebin,$arch]=$lsize
+            done
+            idx=$(jq -r --arg t "$TAG" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$ONEBIN_OUT/index.json")
+            [[ $idx == "$DIGEST1" ]] || die "onebin: index digest $idx, want $DIGEST1"
+            got="index $idx, both binaries" ;;
+        umoci*)
+            for arch in "${PLATFORMS[@]}"; do
+                read -r sha carch lsize < <(app_of "$UMOCI_OUT" "$arch" "$arch")
+                [[ $sha == "${SHA[$arch]}" && $carch == "$arch" ]] || die "umoci: $arch: got $sha ($carch), want ${SHA[$arch]}"
+                LAYER_SIZE[umoci,$arch]=$lsize
+            done
+            got="tags amd64, arm64: both binaries" ;;
+        "docker build (amd64 only)")
+            id=$(docker create "$DOCKER_REPO:amd64" x)
+            sha=$(docker cp "$id:$APP_PATH" - | tar -xOf - | sha256sum | cut -d' ' -f1)
+            docker rm "$id" >/dev/null
+            [[ $sha == "${SHA[amd64]}" ]] || die "docker build: got $sha, want ${SHA[amd64]}"
+            got="amd64 binary $sha" ;;
+        "docker buildx"*)
+            mkdir -p "$WORK/buildx" && tar -xf "$BUILDX_OUT" -C "$WORK/buildx"
+            for arch in "${PLATFORMS[@]}"; do
+                read -r sha carch lsize < <(app_of "$WORK/buildx" "" "$arch")
+                [[ $sha == "${SHA[$arch]}" && $carch == "$arch" ]] || die "docker buildx: $arch: got $sha ($carch), want ${SHA[$arch]}"
+                LAYER_SIZE[buildx,$arch]=$lsize
+            done
+            rm -rf "$WORK/buildx"
+            got="both binaries" ;;
+        "$GZIP_ONE"|"$GZIP_TWO")
+            # The rows write to /dev/null; check that the same gzip round-trips.
+            for arch in "${PLATFORMS[@]}"; do
+                sha=$(gzip -6 -c "${BIN[$arch]}" | gzip -dc | sha256sum | cut -d' ' -f1)
+                [[ $sha == "${SHA[$arch]}" ]] || die "gzip -6 round trip of $arch: got $sha"
+            done
+            got="round trip ok" ;;
+    esac
+    keep_idx+=("$i")
+    printf '   ok  %-40s %s\n' "${NAMES[$i]}" "$got" >&2
+done
+K_NAMES=() K_CMDS=() K_PREPS=()
+for i in "${keep_idx[@]}"; do K_NAMES+=("${NAMES[$i]}"); K_CMDS+=("${CMDS[$i]}"); K_PREPS+=("${PREPS[$i]}"); done
+
+# ---------------------------------------------------------------- hyperfine
+HF_JSON=$WORK/hyperfine.json
+HF_ARGS=(--warmup 1 --runs "$RUNS" --export-json "$HF_JSON" --style basic)
+for i in "${!K_NAMES[@]}"; do HF_ARGS+=(--prepare "${K_PREPS[$i]}"); done
+for i in "${!K_NAMES[@]}"; do HF_ARGS+=(--command-name "${K_NAMES[$i]}"); done
+log "hyperfine: ${#K_NAMES[@]} variants, --warmup 1 --runs $RUNS"
+# Watch for other load while hyperfine runs: runnable processes outside this
+# session (docker's daemons excluded: they do the docker variant's work).
+sample_load() {
+    local sid
+    sid=$(ps -o sid= -p $$ | tr -d ' ')
+    while :; do
+        read -r l1 _ </proc/loadavg
+        ps -eo stat=,sid=,comm= | awk -v s="$sid" -v l="$l1" '
+            $1 ~ /^R/ && $2 != s && $2 != 0 && $3 !~ /^(dockerd|containerd)/ { n++; names = names " " $3 }
+            END { printf "%s %d%s\n", l, n, names }'
+        sleep 1
+    done
+}
+sample_load >"$WORK/load.samples" 2>/dev/null &
+SAMPLER=$!
+hyperfine "${HF_ARGS[@]}" "${K_CMDS[@]}" >&2
+kill "$SAMPLER" 2>/dev/null || true
+wait "$SAMPLER" 2>/dev/null || true
+SAMPLER=
+LOAD_SUMMARY=$(awk '{
+        n++; if ($1 > max) max = $1; f += $2; if ($2 > 0) busy++
+        for (i = 3; i <= NF; i++) seen[$i]++
+    } END {
+        top = ""
+        for (k in seen) top = top sprintf("%s(%d) ", k, seen[k])
+        printf "%d samples (1/s): max 1-min load %.2f; runnable processes outside the benchmark: %.2f on average, present in %d%% of samples%s",
+            n, max, (n ? f / n : 0), (n ? 100 * busy / n : 0), (top == "" ? "" : "; seen: " top)
+    }' "$WORK/load.samples")
+FOREIGN=$(awk '{ f += $2; n++ } END { printf "%.2f", (n ? f / n : 0) }' "$WORK/load.samples")
+
+# The last timed run must still have written the same image.
+FINAL=$(jq -r --arg t "$TAG" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$ONEBIN_OUT/index.json")
+[[ $FINAL == "$DIGEST1" ]] || die "after hyperfine: index digest $FINAL, want $DIGEST1"
+
+UPTIME_AFTER=$(uptime)
+
+# ---------------------------------------------------------------- report
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+mean_of() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .mean' "$HF_JSON"; }
+ONEBIN_MEAN=$(mean_of "onebin package")
+GZIP1_MEAN=$(mean_of "$GZIP_ONE")
+GZIP2_MEAN=$(mean_of "$GZIP_TWO")
+RATIO=$(awk -v o="$ONEBIN_MEAN" -v g="$GZIP1_MEAN" 'BEGIN { printf "%.2f", o / g }')
+if awk -v r="$RATIO" 'BEGIN { exit !(r <= 1.2) }'; then
+    VERDICT="ok (≤ 1.2×)"
+else
+    VERDICT="**OVER 1.2×**"
+fi
+pct_of() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f %%", 100 * (a - b) / b }'; }
+size_cell() { # KEY ARCH
+    local v=${LAYER_SIZE[$1,$2]:-}
+    if [[ -z $v ]]; then echo "n/a"; else echo "$(mib "$v") ($(pct_of "$v" "${GZ_SIZE[$2]}"))"; fi
+}
+
+REPORT=$WORK/report.md
+{
+    echo "## onebin package benchmark"
+    echo
+    echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
+    echo "- load average (1/5/15 min) at start: \`${UPTIME_BEFORE#*load average: }\`, after: \`${UPTIME_AFTER#*load average: }\`"
+    echo "- during hyperfine: $LOAD_SUMMARY"
+    if awk -v f="$FOREIGN" -v c="$(nproc)" 'BEGIN { exit !(f >= 0.25 * c) }'; then
+        echo "- **WARNING: other processes competed for the CPUs during the measurement; the timings are disturbed.**"
+    fi
+    echo "- tools: $("$ONEBIN" --version) ($ONEBIN_SRC, sha256 \`$(sha256sum "$ONEBIN" | cut -c1-12)…\`), umoci $(umoci --version | awk '{ print $3 }'), docker $(if [[ $HAVE_DOCKER == 1 ]]; then docker version --format '{{.Server.Version}}'; else echo n/a; fi)$(if [[ $HAVE_BUILDX == 1 ]]; then echo " + $(docker buildx version | head -n1)"; fi), $(gzip --version | head -n1), $GO_VERSION, hyperfine $(hyperfine --version | awk '{ print $2 }')"
+    echo "- inputs: two static Go binaries ($GO_VERSION, CGO_ENABLED=0, -trimpath; a server linking much of the standard library: $(mib "${BUILT_SIZE[amd64]}") for amd64, $(mib "${BUILT_SIZE[arm64]}") for arm64), each its own bytes repeated to $(mib "${SIZE[amd64]}") / $(mib "${SIZE[arm64]}"); gzip -6 makes them $(mib "${GZ_SIZE[amd64]}") / $(mib "${GZ_SIZE[arm64]}")"
+    echo "- onebin: \`onebin package --binary linux/amd64=A --binary linux/arm64=B --path $APP_PATH --dest oci:DIR:$TAG -q\` into an empty directory each run; reproducible: two runs gave index \`$DIGEST1\`, layouts byte-identical, and the last timed run wrote the same"
+    echo "- hyperfine --warmup 1 --runs $RUNS, warm page cache; every variant checked first: the image's top layer holds each input binary (sha256) at $APP_PATH with the right config architecture"
+    echo
+    echo "| variant | platforms | mean [s] | stddev [s] | min [s] | max [s] | CPU user+sys [s] | × onebin |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+    jq -r '.results[] | [.command, .mean, (.stddev // 0), .min, .max, (.user + .system)] | @tsv' "$HF_JSON" |
+        awk -F'\t' -v base="$ONEBIN_MEAN" '{
+            name = $1; gsub(/\|/, "\\|", name)
+            plat = "amd64 + arm64"
+            if (name ~ /amd64 only/ || name ~ /one binary/) plat = "amd64"
+            if (name ~ /^gzip/) name = "`" name "`"
+            printf "| %s | %s | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f |\n", name, plat, $2, $3, $4, $5, $6, $2 / base
+        }'
+    echo
+    echo "**onebin / one \`gzip -6\`**: $(awk -v o="$ONEBIN_MEAN" -v g="$GZIP1_MEAN" 'BEGIN { printf "%.3f s / %.3f s", o, g }') = **${RATIO}×**, $VERDICT (target: at most 1.2×). onebin / two \`gzip -6\` in parallel: $(awk -v o="$ONEBIN_MEAN" -v g="$GZIP2_MEAN" 'BEGIN { printf "%.2f×", o / g }')."
+    echo
+    echo "Compressed layer sizes (± vs \`gzip -6\` of the binary alone, which has no tar header):"
+    echo
+    echo "| platform | binary | gzip -6 | onebin layer | umoci layer |$(if [[ -n ${LAYER_SIZE[buildx,amd64]:-} ]]; then echo " buildx layer |"; fi)"
+    echo "|---|---:|---:|---:|---:|$(if [[ -n ${LAYER_SIZE[buildx,amd64]:-} ]]; then echo "---:|"; fi)"
+    for arch in "${PLATFORMS[@]}"; do
+        echo "| linux/$arch | $(mib "${SIZE[$arch]}") | $(mib "${GZ_SIZE[$arch]}") | $(size_cell onebin "$arch") | $(size_cell umoci "$arch") |$(if [[ -n ${LAYER_SIZE[buildx,amd64]:-} ]]; then echo " $(size_cell buildx "$arch") |"; fi)"
+    done
+    echo
+    echo "Notes:"
+    echo
+    echo "- onebin's time includes writing the OCI index and reading both binaries back out of the written image (decompressing each layer and checking its sha256)."
+    echo "- umoci cannot make a multi-arch index: it writes one manifest per tag (\`amd64\`, \`arm64\`) into one layout; \`umoci config\` sets the architecture and entrypoint (umoci new takes the host's). umoci compresses with its own parallel gzip, at its default level."
+    if [[ $HAVE_DOCKER == 1 ]]; then
+        echo "- docker build: classic builder (\`DOCKER_BUILDKIT=0\`, \`--no-cache\`), \`FROM scratch\` + \`COPY\` + \`ENTRYPOINT\`; the image is removed before each run. Docker stores layers uncompressed (it compresses only on push or \`docker save | gzip\`), so this row does no compression work."
+        if [[ $HAVE_BUILDX != 1 ]]; then
+            echo "- \`docker buildx\` is not installed here, so there is no multi-platform docker row: the docker row packages the amd64 binary only."
+        fi
+        if [[ -n $DROPPED ]]; then echo "- $DROPPED."; fi
+    else
+        echo "- docker variants skipped: \`docker info\` failed (or NO_DOCKER=1)."
+    fi
+} >"$REPORT"
+
+echo
+cat "$REPORT"
+if [[ -n ${OUT_MD:-} ]]; then
+    cp "$REPORT" "$OUT_MD"
+    log "report written to $OUT_MD"
+fi
