@@ -345,7 +345,7 @@ sample_load() {
     while :; do
         read -r l1 _ </proc/loadavg
         ps -eo stat=,sid=,comm= | awk -v s="$sid" -v l="$l1" '
-            $1 ~ /^R/ && $2 != s && $2 != 0 && $3 !~ /^(dockerd|containerd)/ { n++; names = names " " $3 }
+            $1 ~ /^R/ && $2 != s && $2 != 0 && $3 !~ /^(dockerd|containerd|exe|docker-untar)/ { n++; names = names " " $3 }
             END { printf "%s %d%s\n", l, n, names }'
         sleep 1
     done

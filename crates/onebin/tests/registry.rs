@@ -220,7 +220,15 @@ impl Registry {
         );
         let config_file = dir.path().join("config.yml");
         std::fs::write(&config_file, config).unwrap();
-        let child = Command::new("docker-registry")
+        let mut command = Command::new("docker-registry");
+        // The registry reads REGISTRY_* variables as configuration: a
+        // REGISTRY_AUTH_FILE meant for clients would become its `auth:` section.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("REGISTRY_") {
+                command.env_remove(key);
+            }
+        }
+        let child = command
             .arg("serve")
             .arg(&config_file)
             .stdout(Stdio::null())
