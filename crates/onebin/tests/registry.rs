@@ -184,17 +184,112 @@ enum Auth<'a> {
 /// killed when dropped.
 struct Registry {
     child: Child,
+    ip: &'static str,
     port: u16,
     _dir: tempfile::TempDir,
 }
 
+/// A certificate authority and a server certificate for 127.0.0.2 it signed,
+/// made with the real openssl.
+struct Tls {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl Tls {
+    fn make(dir: &Path) -> Option<Tls> {
+        if !support::require("openssl") {
+            return None;
+        }
+        let p = |name: &str| dir.join(name);
+        run(Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=onebin test CA",
+            ])
+            .args([
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign",
+            ])
+            .arg("-keyout")
+            .arg(p("ca.key"))
+            .arg("-out")
+            .arg(p("ca.pem")));
+        run(Command::new("openssl")
+            .args([
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.2",
+            ])
+            .arg("-keyout")
+            .arg(p("server.key"))
+            .arg("-out")
+            .arg(p("server.csr")));
+        std::fs::write(
+            p("ext.cnf"),
+            "subjectAltName=IP:127.0.0.2\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        run(Command::new("openssl")
+            .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
+            .arg("-in")
+            .arg(p("server.csr"))
+            .arg("-CA")
+            .arg(p("ca.pem"))
+            .arg("-CAkey")
+            .arg(p("ca.key"))
+            .arg("-extfile")
+            .arg(p("ext.cnf"))
+            .arg("-out")
+            .arg(p("server.pem")));
+        Some(Tls {
+            ca: p("ca.pem"),
+            cert: p("server.pem"),
+            key: p("server.key"),
+        })
+    }
+}
+
 impl Registry {
     fn start(auth: Auth) -> Option<Registry> {
+        Self::start_with(auth, None)
+    }
+
+    /// With `tls`, the registry listens on 127.0.0.2 (which onebin reaches
+    /// over TLS, as any host but localhost and 127.0.0.1) with that certificate.
+    fn start_with(auth: Auth, tls: Option<&Tls>) -> Option<Registry> {
         if !support::require("docker-registry") {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
+        let ip = if tls.is_some() {
+            "127.0.0.2"
+        } else {
+            "127.0.0.1"
+        };
+        let tls_config = tls
+            .map(|t| {
+                format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    t.cert.display(),
+                    t.key.display()
+                )
+            })
+            .unwrap_or_default();
         let auth = match auth {
             Auth::Anonymous => String::new(),
             Auth::Htpasswd => {
@@ -215,7 +310,7 @@ impl Registry {
             ),
         };
         let config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: onebin-test\n{auth}",
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {ip}:{port}\n  secret: onebin-test\n{tls_config}{auth}",
             dir.path().join("data").display()
         );
         let config_file = dir.path().join("config.yml");
@@ -237,11 +332,12 @@ impl Registry {
             .expect("docker-registry starts");
         let registry = Registry {
             child,
+            ip,
             port,
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while TcpStream::connect((ip, port)).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "docker-registry did not listen on {port}: {}",
@@ -254,7 +350,7 @@ impl Registry {
     }
 
     fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.ip, self.port)
     }
 
     fn image(&self, name: &str) -> String {
@@ -1227,4 +1323,36 @@ fn large_blobs_go_up_in_chunks_and_come_down_whole() {
                 .stdout;
         assert_eq!(sha256_of(&raw), pushed["digest"].as_str().unwrap());
     }
+}
+
+#[test]
+fn tls_with_a_private_certificate_authority() {
+    let certs = tempfile::tempdir().unwrap();
+    let Some(tls) = Tls::make(certs.path()) else {
+        return;
+    };
+    let Some(registry) = Registry::start_with(Auth::Anonymous, Some(&tls)) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (amd64, arm64) = binaries(tmp.path());
+    let dest = registry.image("tls/hello:v1");
+
+    // Without the CA the certificate is not trusted: a clear error, nothing pushed.
+    let refused = fails(&strs(&package_args(&amd64, &arm64, &dest)), &[], None);
+    assert!(refused.contains(&registry.host()), "{refused}");
+    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+
+    // SSL_CERT_FILE names the CA that signed it, as for curl and Go.
+    let trusted = [("SSL_CERT_FILE", tls.ca.to_str().unwrap())];
+    let pushed = json_ok(&strs(&package_args(&amd64, &arm64, &dest)), &trusted, None);
+    assert_eq!(pushed["push"]["digests_match"], true, "{pushed:#}");
+    let (a, b) = extract_both(&dest, &tmp.path().join("out"), &trusted);
+    assert_eq!(
+        (a, b),
+        (
+            std::fs::read(&amd64).unwrap(),
+            std::fs::read(&arm64).unwrap()
+        )
+    );
 }

@@ -93,9 +93,11 @@ pub fn is_plain_http(registry: &str, insecure: &[String]) -> bool {
         _ => registry,
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
+    // Exactly the loopback names users type; any other address (127.0.0.2
+    // included) speaks TLS unless named with --insecure-registry.
     host == "localhost"
         || host == "::1"
-        || host.starts_with("127.")
+        || host == "127.0.0.1"
         || insecure.iter().any(|i| {
             let i = i.trim_start_matches("http://").trim_end_matches('/');
             i == registry || i == host
@@ -1136,6 +1138,7 @@ mod tests {
             "ghcr.io",
             "reg.internal:6000",
             "localhost.example.com",
+            "127.0.0.2:5000",
         ] {
             assert!(!is_plain_http(tls, &insecure), "{tls}");
         }
