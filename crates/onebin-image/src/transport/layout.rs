@@ -4,6 +4,7 @@
 use std::io::{BufWriter, Cursor, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 
@@ -169,15 +170,29 @@ pub fn write_dir(dir: &Path, tag: Option<&str>, set: &WriteSet) -> Result<()> {
     let blobs = target.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).map_err(|e| Error::io(&blobs, e))?;
     write_file_atomic(&target.join("oci-layout"), LAYOUT_FILE.as_bytes())?;
-    for blob in set.blobs() {
-        let path = blobs.join(blob.descriptor.digest().digest());
-        if path.is_file() {
-            continue;
-        }
-        let mut tmp = tempfile::NamedTempFile::new_in(&blobs).map_err(|e| Error::io(&blobs, e))?;
-        set.copy(blob, &mut BufWriter::new(tmp.as_file_mut()))?;
-        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
-    }
+    let missing: Vec<&Blob> = set
+        .blobs()
+        .into_iter()
+        .filter(|b| !blobs.join(b.descriptor.digest().digest()).is_file())
+        .collect();
+    // A base in a registry is fetched over the network: several blobs at once, at most four.
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..missing.len().min(4))
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    while let Some(blob) = missing.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        write_blob(set, blob, &blobs)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join()
+                .unwrap_or_else(|_| Err(Error::invalid("a blob writer panicked")))
+        })
+    })?;
     let existing = std::fs::read(target.join("index.json")).ok();
     let index = updated_index_json(existing.as_deref(), set, tag)?;
     write_file_atomic(&target.join("index.json"), &index)?;
@@ -188,6 +203,19 @@ pub fn write_dir(dir: &Path, tag: Option<&str>, set: &WriteSet) -> Result<()> {
             Error::io(dir, e)
         })?;
     }
+    Ok(())
+}
+
+/// Writes one blob under `blobs/sha256`, through a temporary file.
+fn write_blob(set: &WriteSet, blob: &Blob, blobs: &Path) -> Result<()> {
+    let path = blobs.join(blob.descriptor.digest().digest());
+    let mut tmp = tempfile::NamedTempFile::new_in(blobs).map_err(|e| Error::io(blobs, e))?;
+    let mut writer = BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+    set.copy(blob, &mut writer)?;
+    // Flushed here, not on drop, where a failed write would go unnoticed.
+    writer.flush().map_err(|e| Error::io(&path, e))?;
+    drop(writer);
+    tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
     Ok(())
 }
 
