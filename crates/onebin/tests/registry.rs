@@ -1356,3 +1356,104 @@ fn tls_with_a_private_certificate_authority() {
         )
     );
 }
+
+/// A forward proxy that only tunnels (`CONNECT host:port`), as corporate
+/// HTTPS proxies do; it records the targets it was asked for.
+struct ConnectProxy {
+    port: u16,
+    targets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ConnectProxy {
+    fn start() -> ConnectProxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let targets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = targets.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let seen = seen.clone();
+                std::thread::spawn(move || tunnel(client, &seen));
+            }
+        });
+        ConnectProxy { port, targets }
+    }
+}
+
+fn tunnel(mut client: TcpStream, seen: &std::sync::Mutex<Vec<String>>) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match client.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let Some(target) = head
+        .strip_prefix("CONNECT ")
+        .and_then(|r| r.split(' ').next())
+    else {
+        let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
+        return;
+    };
+    seen.lock().unwrap().push(target.to_string());
+    let Ok(server) = TcpStream::connect(target) else {
+        return;
+    };
+    let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+    let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut c2, &mut s2);
+        let _ = s2.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut s1, mut c1) = (server, client);
+    let _ = std::io::copy(&mut s1, &mut c1);
+    let _ = c1.shutdown(std::net::Shutdown::Write);
+    let _ = up.join();
+}
+
+#[test]
+fn https_proxy_and_no_proxy_are_honoured() {
+    let certs = tempfile::tempdir().unwrap();
+    let Some(tls) = Tls::make(certs.path()) else {
+        return;
+    };
+    let Some(registry) = Registry::start_with(Auth::Anonymous, Some(&tls)) else {
+        return;
+    };
+    let proxy = ConnectProxy::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (amd64, arm64) = binaries(tmp.path());
+    let dest = registry.image("proxied/hello:v1");
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    let ca = tls.ca.to_str().unwrap();
+
+    let through = [
+        ("SSL_CERT_FILE", ca),
+        ("HTTPS_PROXY", proxy_url.as_str()),
+        ("NO_PROXY", ""),
+    ];
+    let pushed = json_ok(&strs(&package_args(&amd64, &arm64, &dest)), &through, None);
+    assert_eq!(pushed["push"]["digests_match"], true, "{pushed:#}");
+    let tunnels = proxy.targets.lock().unwrap().clone();
+    assert!(
+        tunnels.iter().any(|t| *t == registry.host()),
+        "the proxy saw {tunnels:?}"
+    );
+
+    // NO_PROXY names the registry: straight there, the proxy sees nothing new.
+    let before = proxy.targets.lock().unwrap().len();
+    let bypass = [
+        ("SSL_CERT_FILE", ca),
+        ("HTTPS_PROXY", proxy_url.as_str()),
+        ("NO_PROXY", "127.0.0.2"),
+    ];
+    let (a, _) = extract_both(&dest, &tmp.path().join("out"), &bypass);
+    assert_eq!(a, std::fs::read(&amd64).unwrap());
+    assert_eq!(
+        proxy.targets.lock().unwrap().len(),
+        before,
+        "NO_PROXY was not honoured"
+    );
+}
