@@ -19,12 +19,12 @@ impl Progress {
         }
     }
 
-    /// A bar counting the compressed bytes read for one task.
+    /// A bar counting the bytes moved for one task (read from a layer, or pushed).
     pub fn bytes(&self, label: &str) -> ProgressBar {
         let bar = self.multi.add(ProgressBar::new_spinner());
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} {prefix:<16} {bytes:>10} read  {binary_bytes_per_sec:>12}  {msg}",
+                "{spinner} {prefix:<16} {bytes:>10}  {binary_bytes_per_sec:>12}  {msg}",
             )
             .expect("the template is valid"),
         );
