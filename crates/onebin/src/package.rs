@@ -20,7 +20,7 @@ use onebin_layers::pack::pack_file;
 use serde::Serialize;
 
 use crate::extract::select_platforms;
-use crate::progress::Progress;
+use crate::progress::{BlobBars, Progress};
 use crate::provenance;
 use crate::side_by_side;
 
@@ -410,10 +410,8 @@ fn write(
             Ok(vec![(image.platform.clone(), dest.clone())])
         }
         ImageReference::Registry(r) => {
-            let bar = progress.bytes("push");
-            let report = remote::push(r, set, &|n| bar.inc(n));
-            bar.finish_and_clear();
-            let report = report?;
+            let bars = BlobBars::new(progress);
+            let report = remote::push(r, set, &|blob, n| bars.add(blob, n))?;
             if !report.digests_match {
                 bail!(
                     "docker://{r}: the registry reports digest {} for the index, onebin computed {}",

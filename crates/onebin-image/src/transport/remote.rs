@@ -808,11 +808,12 @@ enum Outcome {
 
 /// Pushes a [`WriteSet`]: blobs the registry lacks (several at once; mounted
 /// from the base's repository when it is in the same registry), then each
-/// manifest by digest, then the index under the reference's tag.
+/// manifest by digest, then the index under the reference's tag. `progress`
+/// hears of every blob's bytes as they go up, blob by blob.
 pub fn push(
     reference: &DockerReference,
     set: &WriteSet,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &(dyn Fn(&Descriptor, u64) + Sync),
 ) -> Result<PushReport> {
     let client = Client::new(&reference.registry, &reference.repository)?;
     let repository = &reference.repository;
@@ -935,7 +936,7 @@ fn push_blob(
     blob: &Blob,
     set: &WriteSet,
     mount_from: Option<&str>,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &(dyn Fn(&Descriptor, u64) + Sync),
 ) -> Result<Outcome> {
     let digest = blob.descriptor.digest().to_string();
     let size = blob.descriptor.size();
@@ -989,7 +990,7 @@ fn upload(
     set: &WriteSet,
     what: &str,
     location: &mut Url,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &(dyn Fn(&Descriptor, u64) + Sync),
 ) -> Result<()> {
     let digest = blob.descriptor.digest().to_string();
     let size = blob.descriptor.size();
@@ -1032,7 +1033,7 @@ fn upload(
                 *location = absolute(client, &next)?;
             }
             sent += chunk.len() as u64;
-            progress(chunk.len() as u64);
+            progress(&blob.descriptor, chunk.len() as u64);
         }
     }
     let mut url = location.clone();
@@ -1047,7 +1048,7 @@ fn upload(
     if response.status().as_u16() != 201 {
         return Err(client.failure(response, what, repository, scopes));
     }
-    progress(body_len);
+    progress(&blob.descriptor, body_len);
     if let Some(reported) = header(response.headers(), "docker-content-digest") {
         if reported != digest {
             return Err(Error::Blob {
