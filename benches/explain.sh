@@ -51,9 +51,11 @@ SLOW_DIFFOSCOPE_S=300
 DIFFOSCOPE_ARGS=(--max-report-size 1073741824 --exclude-directory-metadata=yes --text-color never)
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
+# shellcheck disable=SC2034 # read by sample_load (lib.sh)
+LOAD_IGNORE='^(dockerd|containerd)'
 
-log() { printf '>> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 for tool in go diffoscope hyperfine jq cmp sha256sum readelf; do
     command -v "$tool" >/dev/null || die "$tool not found"
@@ -90,23 +92,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- onebin
-if [[ -n ${ONEBIN:-} ]]; then
-    [[ -x $ONEBIN ]] || die "ONEBIN=$ONEBIN is not executable"
-else
-    log "cargo build --release -p onebin"
-    (cd "$REPO" && cargo build --release -p onebin --quiet) ||
-        die "cargo build failed; fix the build or point ONEBIN at a built binary"
-    ONEBIN=$REPO/target/release/onebin
-fi
-# Snapshot the binary: a concurrent rebuild must not swap it mid-benchmark.
-mkdir -p "$WORK/bin"
-cp "$ONEBIN" "$WORK/bin/onebin"
-ONEBIN_SRC=$ONEBIN
-ONEBIN=$WORK/bin/onebin
+snapshot_onebin
 
 # ---------------------------------------------------------------- the binaries
 MiB=$((1024 * 1024))
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 SRC=$WORK/src
 mkdir -p "$SRC"
 cat >"$SRC/go.mod" <<'EOF'
@@ -330,17 +319,6 @@ fi
 HF_JSON=$WORK/hyperfine.json
 # Watch for other load while hyperfine runs: runnable processes outside this
 # session (docker's daemons excluded, as in the other benchmarks).
-sample_load() {
-    local sid
-    sid=$(ps -o sid= -p $$ | tr -d ' ')
-    while :; do
-        read -r l1 _ </proc/loadavg
-        ps -eo stat=,sid=,comm= | awk -v s="$sid" -v l="$l1" '
-            $1 ~ /^R/ && $2 != s && $2 != 0 && $3 !~ /^(dockerd|containerd)/ { n++; names = names " " $3 }
-            END { printf "%s %d%s\n", l, n, names }'
-        sleep 1
-    done
-}
 hf() { # JSON_OUT WARMUP RUNS INDEX...
     local out=$1 warmup=$2 runs=$3 i args cmds=()
     shift 3

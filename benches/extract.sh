@@ -46,9 +46,11 @@ EPOCH_RFC3339=2000-01-01T00:00:00Z
 APP_PATH=/usr/local/bin/app
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
+# shellcheck disable=SC2034 # read by sample_load (lib.sh)
+LOAD_IGNORE='^(dockerd|containerd|exe|docker-untar)'
 
-log() { printf '>> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 for tool in umoci skopeo hyperfine jq openssl gzip sha256sum; do
     command -v "$tool" >/dev/null || die "$tool not found"
@@ -82,19 +84,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- onebin
-if [[ -n ${ONEBIN:-} ]]; then
-    [[ -x $ONEBIN ]] || die "ONEBIN=$ONEBIN is not executable"
-else
-    log "cargo build --release -p onebin"
-    (cd "$REPO" && cargo build --release -p onebin --quiet) ||
-        die "cargo build failed; fix the build or point ONEBIN at a built binary"
-    ONEBIN=$REPO/target/release/onebin
-fi
-# Snapshot the binary: a concurrent rebuild must not swap it mid-benchmark.
-mkdir -p "$WORK/bin"
-cp "$ONEBIN" "$WORK/bin/onebin"
-ONEBIN_SRC=$ONEBIN
-ONEBIN=$WORK/bin/onebin
+snapshot_onebin
 
 if [[ $NO_DOCKER != 1 ]] && command -v docker >/dev/null && docker info >/dev/null 2>&1; then
     HAVE_DOCKER=1
@@ -339,17 +329,6 @@ for i in "${!NAMES[@]}"; do HF_ARGS+=(--command-name "${NAMES[$i]}"); done
 log "hyperfine: ${#NAMES[@]} variants, --warmup 1 --runs $RUNS"
 # Watch for other load while hyperfine runs: runnable processes outside this
 # session (docker's daemons excluded: they do the docker variant's work).
-sample_load() {
-    local sid
-    sid=$(ps -o sid= -p $$ | tr -d ' ')
-    while :; do
-        read -r l1 _ </proc/loadavg
-        ps -eo stat=,sid=,comm= | awk -v s="$sid" -v l="$l1" '
-            $1 ~ /^R/ && $2 != s && $2 != 0 && $3 !~ /^(dockerd|containerd|exe|docker-untar)/ { n++; names = names " " $3 }
-            END { printf "%s %d%s\n", l, n, names }'
-        sleep 1
-    done
-}
 sample_load >"$WORK/load.samples" 2>/dev/null &
 SAMPLER=$!
 hyperfine "${HF_ARGS[@]}" "${CMDS[@]}" >&2
@@ -382,7 +361,6 @@ RSS_BIG=$(rss "oci:$BIG:$TAG")
 UPTIME_AFTER=$(uptime)
 
 # ---------------------------------------------------------------- report
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 mean_of() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .mean' "$HF_JSON"; }
 ONEBIN_MEAN=$(mean_of onebin)
 GZIP_MEAN=$(mean_of "gzip -dc top layer | sha256sum")

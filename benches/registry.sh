@@ -58,9 +58,9 @@ EPOCH_RFC3339=2000-01-01T00:00:00Z
 PLATFORMS=(amd64 arm64)
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
 
-log() { printf '>> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 for tool in docker-registry skopeo umoci hyperfine jq curl openssl gzip tar sha256sum; do
     command -v "$tool" >/dev/null || die "$tool not found"
@@ -94,19 +94,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- onebin
-if [[ -n ${ONEBIN:-} ]]; then
-    [[ -x $ONEBIN ]] || die "ONEBIN=$ONEBIN is not executable"
-else
-    log "cargo build --release -p onebin"
-    (cd "$REPO" && cargo build --release -p onebin --quiet) ||
-        die "cargo build failed; fix the build or point ONEBIN at a built binary"
-    ONEBIN=$REPO/target/release/onebin
-fi
-# Snapshot the binary: a concurrent rebuild must not swap it mid-benchmark.
-mkdir -p "$WORK/bin"
-cp "$ONEBIN" "$WORK/bin/onebin"
-ONEBIN_SRC=$ONEBIN
-ONEBIN=$WORK/bin/onebin
+snapshot_onebin
 
 # No credentials, no credential helpers, for either tool; and not in a git
 # checkout, so onebin adds no git-derived labels (the image is the same anywhere).
@@ -487,17 +475,6 @@ done
 # ---------------------------------------------------------------- hyperfine
 # Watch for other load while hyperfine runs: runnable processes outside this
 # session (the registry runs in it: it does the benchmark's work).
-sample_load() {
-    local sid
-    sid=$(ps -o sid= -p $$ | tr -d ' ')
-    while :; do
-        read -r l1 _ </proc/loadavg
-        ps -eo stat=,sid=,comm= | awk -v s="$sid" -v l="$l1" '
-            $1 ~ /^R/ && $2 != s && $2 != 0 { n++; names = names " " $3 }
-            END { printf "%s %d%s\n", l, n, names }'
-        sleep 1
-    done
-}
 sample_load >"$WORK/load.samples" 2>/dev/null &
 SAMPLER=$!
 
@@ -538,7 +515,6 @@ registry_is_pkg "after hyperfine"
 UPTIME_AFTER=$(uptime)
 
 # ---------------------------------------------------------------- report
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 mean_of() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .mean' "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 verdict() { if awk -v r="$1" 'BEGIN { exit !(r <= 0.7) }'; then echo "ok (≤ 0.7×)"; else echo "**OVER 0.7×**"; fi; }
