@@ -248,7 +248,7 @@ pub(super) fn daemon_platform(
 }
 
 /// Writes the archive; each platform is read back from its own entry (`@N`).
-pub(super) fn write_reference(
+pub(super) fn write(
     reference: &ImageReference,
     set: &WriteSet,
     options: &WriteOptions,

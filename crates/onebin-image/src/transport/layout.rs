@@ -139,59 +139,35 @@ impl<F: FileSet> ImageSource for LayoutSource<F> {
     }
 }
 
-/// `oci:DIR[:TAG]`.
-pub(super) fn open_dir(reference: &ImageReference, _: &Options) -> Result<Box<dyn ImageSource>> {
-    let ImageReference::OciLayout { dir, tag } = reference else {
-        return Err(unexpected_reference(reference, "oci:"));
-    };
-    let files = Directory::open(dir)?;
-    Ok(Box::new(LayoutSource::open(
-        files,
-        tag.clone(),
-        reference.to_string(),
-    )?))
+/// `oci:DIR[:TAG]` or `oci-archive:FILE[:TAG]`.
+pub(super) fn open(reference: &ImageReference, _: &Options) -> Result<Box<dyn ImageSource>> {
+    let name = reference.to_string();
+    match reference {
+        ImageReference::OciLayout { dir, tag } => Ok(Box::new(LayoutSource::open(
+            Directory::open(dir)?,
+            tag.clone(),
+            name,
+        )?)),
+        ImageReference::OciArchive { file, tag } => Ok(Box::new(LayoutSource::open(
+            TarFile::open(file)?,
+            tag.clone(),
+            name,
+        )?)),
+        other => Err(unexpected_reference(other, "oci: or oci-archive:")),
+    }
 }
 
-/// `oci-archive:FILE[:TAG]`.
-pub(super) fn open_archive(
-    reference: &ImageReference,
-    _: &Options,
-) -> Result<Box<dyn ImageSource>> {
-    let ImageReference::OciArchive { file, tag } = reference else {
-        return Err(unexpected_reference(reference, "oci-archive:"));
-    };
-    let files = TarFile::open(file)?;
-    Ok(Box::new(LayoutSource::open(
-        files,
-        tag.clone(),
-        reference.to_string(),
-    )?))
-}
-
-pub(super) fn write_dir_reference(
+/// Writes a layout directory or archive; every platform reads back from it.
+pub(super) fn write(
     reference: &ImageReference,
     set: &WriteSet,
     _: &WriteOptions,
 ) -> Result<WriteReport> {
-    let ImageReference::OciLayout { dir, tag } = reference else {
-        return Err(unexpected_reference(reference, "oci:"));
-    };
-    write_dir(dir, tag.as_deref(), set)?;
-    Ok(WriteReport {
-        readback: WriteReport::every_platform(set, reference),
-        push: None,
-    })
-}
-
-pub(super) fn write_archive_reference(
-    reference: &ImageReference,
-    set: &WriteSet,
-    _: &WriteOptions,
-) -> Result<WriteReport> {
-    let ImageReference::OciArchive { file, tag } = reference else {
-        return Err(unexpected_reference(reference, "oci-archive:"));
-    };
-    write_archive(file, tag.as_deref(), set)?;
+    match reference {
+        ImageReference::OciLayout { dir, tag } => write_dir(dir, tag.as_deref(), set)?,
+        ImageReference::OciArchive { file, tag } => write_archive(file, tag.as_deref(), set)?,
+        other => return Err(unexpected_reference(other, "oci: or oci-archive:")),
+    }
     Ok(WriteReport {
         readback: WriteReport::every_platform(set, reference),
         push: None,

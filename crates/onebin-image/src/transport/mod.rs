@@ -54,8 +54,8 @@ pub static TRANSPORTS: [Transport; 5] = [
         read_syntax: "oci:DIR[:TAG]",
         write_syntax: "oci:DIR[:TAG]",
         description: "an OCI image layout directory",
-        open: layout::open_dir,
-        write: layout::write_dir_reference,
+        open: layout::open,
+        write: layout::write,
         daemon_platform: no_daemon_platform,
     },
     Transport {
@@ -63,8 +63,8 @@ pub static TRANSPORTS: [Transport; 5] = [
         read_syntax: "oci-archive:FILE[:TAG]",
         write_syntax: "oci-archive:FILE[:TAG]",
         description: "an OCI image layout in a tar file",
-        open: layout::open_archive,
-        write: layout::write_archive_reference,
+        open: layout::open,
+        write: layout::write,
         daemon_platform: no_daemon_platform,
     },
     Transport {
@@ -73,7 +73,7 @@ pub static TRANSPORTS: [Transport; 5] = [
         write_syntax: "docker-archive:FILE[:NAME:TAG]",
         description: "what `docker save` writes and `docker load` reads",
         open: docker_archive::open,
-        write: docker_archive::write_reference,
+        write: docker_archive::write,
         daemon_platform: docker_archive::daemon_platform,
     },
     Transport {
