@@ -456,3 +456,49 @@ fn collect_release(
     }
     Ok((assets, checks))
 }
+
+#[cfg(test)]
+mod tests {
+    use onebin_binary::explain::Difference;
+
+    use super::*;
+
+    /// The JSON is what it was when the explanation was a `serde_json::Value`
+    /// (whose keys are sorted).
+    #[test]
+    fn explanation_and_status_serialise_as_before() {
+        let explanation = explain::Explanation {
+            verdict: Verdict::SameSource,
+            differences: vec![Difference {
+                field: "libc".to_string(),
+                a: "glibc".to_string(),
+                b: "musl".to_string(),
+                class: Verdict::SameSource,
+                why: "the libc differs".to_string(),
+            }],
+        };
+        let as_value = serde_json::json!({
+            "verdict": explanation.verdict,
+            "differences": explanation.differences,
+        });
+        assert_eq!(
+            serde_json::to_string_pretty(&Explanation::Differs(explanation)).unwrap(),
+            serde_json::to_string_pretty(&as_value).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string(&Explanation::Note("no release asset".to_string())).unwrap(),
+            "\"no release asset\""
+        );
+        for status in [
+            Status::Match,
+            Status::Mismatch,
+            Status::MissingInImage,
+            Status::MissingInRelease,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&status).unwrap(),
+                format!("\"{}\"", status.as_str())
+            );
+        }
+    }
+}
