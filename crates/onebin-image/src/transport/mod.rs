@@ -11,7 +11,7 @@
 //! - [`files`]: the file sets both are read from: a directory, a tar file, or
 //!   the engine's export stream.
 //!
-//! [`TRANSPORTS`] is the one list of them: [`open`], [`write`] and the help
+//! [`TRANSPORTS`] is the one list of them: [`open()`], [`write()`] and the help
 //! texts of the CLI all come from it. A new transport is a module, a case of
 //! the reference parser, and an entry here.
 

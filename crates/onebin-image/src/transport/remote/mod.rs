@@ -1,17 +1,17 @@
 //! Registries over the OCI distribution API (`docker://`), in the spirit of
 //! go-containerregistry's `remote`, one module per job:
 //!
-//! - [`client`]: `reqwest`'s blocking client (ADR-0011): TLS by rustls with
+//! - `client`: `reqwest`'s blocking client (ADR-0011): TLS by rustls with
 //!   the system's roots (`SSL_CERT_FILE` honoured), plain HTTP for
 //!   `localhost`, `127.0.0.1` and the hosts given to `--insecure-registry`,
 //!   proxies from `HTTPS_PROXY`/`NO_PROXY`; connection errors, 5xx and 429
 //!   retried with backoff (honouring `Retry-After`); the per-repository value
 //!   every request goes through; failed answers as typed errors.
-//! - [`auth`]: anonymous, Basic, or the Bearer token flow a `WWW-Authenticate`
+//! - `auth`: anonymous, Basic, or the Bearer token flow a `WWW-Authenticate`
 //!   challenge asks for, with credentials from [`credentials`].
-//! - [`pull`]: [`RemoteSource`]; a blob cut off mid-stream is fetched again
+//! - `pull`: [`RemoteSource`]; a blob cut off mid-stream is fetched again
 //!   from where it broke (`Range`), never handed on as if whole.
-//! - [`push`]: [`push()`] writes a [`WriteSet`].
+//! - `push`: [`push()`] writes a [`WriteSet`].
 //!
 //! Every setting comes from the [`Options`] of the call.
 
