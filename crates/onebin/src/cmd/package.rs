@@ -380,23 +380,30 @@ fn check_runs_on_base(
              Link it statically (Go: CGO_ENABLED=0; C: -static) or give a --base that has {libc}"
         );
     };
-    let never = |_| {};
-    if find_file(source, base, interpreter, scratch, &never).is_ok() {
+    let base_name = base_ref.map(|r| r.to_string()).unwrap_or_default();
+    // Only layers that were read and say so make a file absent: a base that
+    // cannot be read (registry, digest) is an error, not a base without it.
+    let has = |path: &str| -> Result<bool> {
+        match find_file(source, base, path, scratch, &|_| {}) {
+            Ok(_) => Ok(true),
+            Err(absent) if absent.is_absent() => Ok(false),
+            Err(e) => Err(anyhow!(
+                "{what}: looking for {path} in base {base_name} ({}): {e}",
+                input.platform
+            )),
+        }
+    };
+    if has(interpreter)? {
         return Ok(());
     }
     let musl = format!(
         "/lib/ld-musl-{}.so.1",
         musl_arch(&input.platform.architecture)
     );
-    let base_libc = if find_file(source, base, &musl, scratch, &never).is_ok() {
-        " musl"
-    } else {
-        ""
-    };
+    let base_libc = if has(&musl)? { " musl" } else { "" };
     bail!(
-        "{what}: dynamically linked against {libc} (needs {interpreter}), which base {} ({}) does not have: \
+        "{what}: dynamically linked against {libc} (needs {interpreter}), which base {base_name} ({}) does not have: \
          this {libc} binary will not start on this{base_libc} base",
-        base_ref.map(|r| r.to_string()).unwrap_or_default(),
         input.platform
     )
 }
