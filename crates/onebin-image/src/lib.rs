@@ -16,6 +16,7 @@ pub mod options;
 pub mod platform;
 pub mod reference;
 pub mod source;
+pub mod tar_limit;
 pub mod transport;
 pub mod write;
 
@@ -29,5 +30,6 @@ pub use options::{Options, WriteOptions};
 pub use platform::Platform;
 pub use reference::{DockerReference, ImageReference};
 pub use source::ImageSource;
+pub use tar_limit::HeaderLimit;
 pub use transport::remote::credentials::Credentials;
 pub use transport::WriteReport;

@@ -137,6 +137,11 @@ pub fn read_config(
     })
 }
 
+/// The most descriptors one walk visits, counting an entry each time an index
+/// lists it: nested indexes that list each other many times would otherwise
+/// multiply into unbounded work from a few kilobytes. Real images list tens.
+pub const MAX_DESCRIPTORS: usize = 16_384;
+
 /// Walks from the source's root down through nested indexes to every runnable
 /// image, reading each manifest and config once.
 pub fn resolve_images(source: &dyn ImageSource) -> Result<ResolvedImages> {
@@ -145,7 +150,8 @@ pub fn resolve_images(source: &dyn ImageSource) -> Result<ResolvedImages> {
         images: Vec::new(),
         skipped: Vec::new(),
     };
-    walk(source, &root, None, 0, &mut out)?;
+    let mut visited = 0;
+    walk(source, &root, None, 0, &mut visited, &mut out)?;
     Ok(out)
 }
 
@@ -154,8 +160,16 @@ fn walk(
     descriptor: &Descriptor,
     platform_hint: Option<Platform>,
     depth: usize,
+    visited: &mut usize,
     out: &mut ResolvedImages,
 ) -> Result<()> {
+    *visited += 1;
+    if *visited > MAX_DESCRIPTORS {
+        return Err(Error::invalid(format!(
+            "the image's indexes list more than {MAX_DESCRIPTORS} descriptors (stopped at {})",
+            descriptor.digest()
+        )));
+    }
     if depth > 8 {
         return Err(Error::invalid(format!(
             "index {} nests deeper than 8 levels",
@@ -178,11 +192,14 @@ fn walk(
                         p.variant().as_deref(),
                     )
                 });
+                if let Some(hint) = &hint {
+                    check_platform(hint, child)?;
+                }
                 if !is_index_media_type(child.media_type()) && is_attestation(child) {
                     out.skipped.push(child.clone());
                     continue;
                 }
-                walk(source, child, hint, depth + 1, out)?;
+                walk(source, child, hint, depth + 1, visited, out)?;
             }
         }
         Manifest::Image(manifest) => {
@@ -192,6 +209,7 @@ fn walk(
                 &config.architecture().to_string(),
                 config.variant().as_deref(),
             );
+            check_platform(&platform, descriptor)?;
             if !platform.is_runnable() {
                 out.skipped.push(descriptor.clone());
                 return Ok(());
@@ -215,6 +233,31 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// Platform strings end up in file names, checksums files and the terminal:
+/// anything but letters, digits, `.`, `_` and `-` (a newline forging a line of
+/// `checksums.txt`, an escape sequence, a `/`) is refused.
+fn check_platform(platform: &Platform, descriptor: &Descriptor) -> Result<()> {
+    let fine = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    };
+    let parts = [&platform.os, &platform.architecture];
+    if parts.iter().all(|p| fine(p)) && platform.variant.as_deref().is_none_or(fine) {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "manifest {}: platform {:?}/{:?}{} has characters other than letters, digits, '.', '_' and '-'",
+        descriptor.digest(),
+        platform.os,
+        platform.architecture,
+        platform
+            .variant
+            .as_ref()
+            .map(|v| format!("/{v:?}"))
+            .unwrap_or_default()
+    )))
 }
 
 /// buildx attaches provenance and SBOMs as manifests with an

@@ -100,7 +100,7 @@ impl LayerIndex {
         capture_dir: &Path,
     ) -> Result<Self, ReadError> {
         let mut index = LayerIndex::default();
-        let mut archive = tar::Archive::new(tar_stream);
+        let mut archive = tar::Archive::new(onebin_image::HeaderLimit::new(tar_stream));
         let entries = archive.entries().map_err(ReadError::NotTar)?;
         for entry in entries {
             let mut entry = entry.map_err(ReadError::BrokenTar)?;

@@ -253,7 +253,7 @@ fn find_in_archive(file: &Path, lower_name: &str, binary_name: &str) -> Result<(
         } else {
             Box::new(raw)
         };
-        let mut archive = tar::Archive::new(reader);
+        let mut archive = tar::Archive::new(onebin_image::HeaderLimit::new(reader));
         for entry in archive
             .entries()
             .with_context(|| format!("{shown}: not a readable tar"))?

@@ -413,7 +413,7 @@ impl DaemonExport {
             aliases: HashMap::new(),
             kept: HashMap::new(),
         };
-        let mut archive = tar::Archive::new(export.stream()?);
+        let mut archive = tar::Archive::new(crate::HeaderLimit::new(export.stream()?));
         let mut kept_total = 0;
         let broken = |e: io::Error| Error::Daemon(format!("exporting '{image}': {e}"));
         for entry in archive.entries().map_err(broken)? {
@@ -493,7 +493,7 @@ impl FileSet for DaemonExport {
             return Ok(Box::new(Cursor::new(bytes.clone())));
         }
         let broken = |e: io::Error| Error::Daemon(format!("exporting '{}': {e}", self.image));
-        let mut archive = tar::Archive::new(self.stream()?);
+        let mut archive = tar::Archive::new(crate::HeaderLimit::new(self.stream()?));
         let mut found = None;
         for entry in archive.entries().map_err(broken)? {
             let entry = entry.map_err(broken)?;

@@ -118,7 +118,7 @@ impl TarFile {
                 path.display()
             ))
         };
-        let mut archive = tar::Archive::new(file);
+        let mut archive = tar::Archive::new(crate::HeaderLimit::new(file));
         let mut members = HashMap::new();
         let mut links = Vec::new();
         for entry in archive.entries_with_seek().map_err(not_tar)? {

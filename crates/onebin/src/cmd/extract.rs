@@ -1,6 +1,7 @@
 //! `onebin extract`: take one file out of an image, for every platform, into
 //! release assets and a checksums file. Option A: the image owns the build.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::Permissions;
 use std::os::unix::fs::PermissionsExt;
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use onebin_image::manifest::resolve_images;
-use onebin_image::{transport, ImageSource, Options, Platform};
+use onebin_image::{transport, ImageSource, Options, Platform, PlatformImage};
 use onebin_layers::find_file;
 use serde::Serialize;
 
@@ -104,12 +105,25 @@ pub fn extract(
         .ok_or_else(|| anyhow!("--path '{}' does not name a file", request.path))?
         .to_string();
     let mut names = Vec::new();
+    let mut taken: HashMap<String, &PlatformImage> = HashMap::new();
     for image in &images {
         let name = render_name(request.name_template, &base_name, &image.platform)?;
-        if names.contains(&name) {
+        if let Some(other) = taken.insert(name.clone(), image) {
+            if other.platform == image.platform {
+                bail!(
+                    "{} lists platform {} twice (manifests {} and {}); pick one with --platform {}",
+                    source.name(),
+                    image.platform,
+                    other.descriptor.digest(),
+                    image.descriptor.digest(),
+                    image.platform
+                );
+            }
             bail!(
-                "--name '{}' gives '{name}' for two platforms; add {{os}} and {{arch}}",
-                request.name_template
+                "--name '{}' gives '{name}' for platforms {} and {}; add {{os}}, {{arch}} and {{_variant}}",
+                request.name_template,
+                other.platform,
+                image.platform
             );
         }
         names.push(name);

@@ -128,3 +128,17 @@ pub fn extract_fails(image: &str, path: &str, out: &Path) -> String {
     );
     err
 }
+
+/// Runs onebin and returns its output and its peak resident memory in bytes
+/// (`getrusage(RUSAGE_CHILDREN)`: nextest runs each test in a process of its
+/// own, so the children are this test's).
+pub fn onebin_peak_rss(args: &[&str]) -> (Output, u64) {
+    let out = onebin(args);
+    // SAFETY: getrusage only writes the struct it is handed.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage), 0);
+        usage
+    };
+    (out, usage.ru_maxrss as u64 * 1024)
+}

@@ -1,0 +1,215 @@
+//! Hostile images: each test builds, small on disk, an input made to cost
+//! unbounded memory or time or to smuggle something out, and checks the safe
+//! outcome (exit 2 with a message, or bounded work) and a bound on the peak
+//! memory of the onebin process.
+
+mod support;
+
+use std::io::Write;
+
+use serde_json::{json, Value};
+use support::*;
+
+const MIB: u64 = 1 << 20;
+
+/// An image manifest over layer blobs given as (stored bytes, diff_id), bottom first.
+fn image_of_blobs(layout: &Layout, platform: Value, layers: &[(Vec<u8>, String)]) -> Value {
+    let config = json!({
+        "architecture": platform["architecture"], "os": platform["os"],
+        "variant": platform.get("variant").cloned().unwrap_or(Value::Null),
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| &l.1).collect::<Vec<_>>()},
+        "config": {},
+    });
+    let config = layout.blob(
+        "application/vnd.oci.image.config.v1+json",
+        config.to_string().as_bytes(),
+    );
+    let layers: Vec<Value> = layers
+        .iter()
+        .map(|(bytes, _)| layout.blob("application/vnd.oci.image.layer.v1.tar+gzip", bytes))
+        .collect();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config, "layers": layers,
+    });
+    let mut descriptor = layout.blob(
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.to_string().as_bytes(),
+    );
+    descriptor["platform"] = platform;
+    descriptor
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A gzip layer whose first tar header announces a `kind` record of `size`
+/// bytes, followed by that many zeros: gzip members of 1 MiB each, so a
+/// 512 MiB record takes half a megabyte on disk.
+fn layer_with_huge_record(kind: tar::EntryType, size_mib: u64) -> Vec<u8> {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(kind);
+    header.set_path("././@LongLink").unwrap();
+    header.set_size(size_mib * MIB);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut blob = gzip(header.as_bytes());
+    let zeros = gzip(&vec![0u8; MIB as usize]);
+    for _ in 0..size_mib {
+        blob.extend_from_slice(&zeros);
+    }
+    blob.extend_from_slice(&gzip(&LayerBuilder::new().file("x", b"x", 0o644).tar()));
+    blob
+}
+
+#[test]
+fn oversized_tar_header_records_are_refused_before_they_are_read() {
+    for (kind, what) in [
+        (tar::EntryType::GNULongName, "GNU long name"),
+        (tar::EntryType::GNULongLink, "GNU long link"),
+        (tar::EntryType::XHeader, "PAX header"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(&dir.path().join("image"));
+        let base = LayerBuilder::new()
+            .file("usr/local/bin/app", b"the app", 0o755)
+            .tar();
+        // The wanted file is in the base; the top layer must still be read to
+        // know that it does not hide it.
+        let layers = [
+            (gzip(&base), format!("sha256:{}", sha256_hex(&base))),
+            (
+                layer_with_huge_record(kind, 512),
+                format!("sha256:{}", "0".repeat(64)),
+            ),
+        ];
+        let image = image_of_blobs(
+            &layout,
+            json!({"os": "linux", "architecture": "amd64"}),
+            &layers,
+        );
+        layout.set_root(&layout.index(&[image]), "v1");
+        let out_dir = dir.path().join("dist");
+        let (out, rss) = onebin_peak_rss(&[
+            "extract",
+            &layout.reference("v1"),
+            "--path",
+            "/usr/local/bin/app",
+            "--out",
+            s(&out_dir),
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(what) && err.contains("exceeds the 1 MiB limit"),
+            "{err}"
+        );
+        assert!(err.contains("layer 2 of 2"), "names the layer: {err}");
+        assert!(rss < 100 * MIB, "{what}: peak RSS {} MiB", rss / MIB);
+        assert!(!out_dir.exists());
+    }
+}
+
+#[test]
+fn nested_indexes_that_multiply_stop_at_the_descriptor_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(&dir.path().join("image"));
+    let app = LayerBuilder::new().file("app", b"app", 0o755).tar();
+    let mut level = layout.image("linux/amd64", &[(app, Compression::Gzip)]);
+    // 200 × 200 × 200 = 8 million visits from a few hundred kilobytes.
+    for _ in 0..3 {
+        level = layout.index(&vec![level; 200]);
+    }
+    layout.set_root(&level, "v1");
+    let (out, rss) = onebin_peak_rss(&["inspect", &layout.reference("v1")]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("more than 16384 descriptors"), "{err}");
+    assert!(rss < 100 * MIB, "peak RSS {} MiB", rss / MIB);
+}
+
+#[test]
+fn an_index_of_thousands_of_platforms_is_read_with_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(&dir.path().join("image"));
+    let app = LayerBuilder::new().file("app", b"app", 0o755).tar();
+    let manifests: Vec<Value> = (0..2000)
+        .map(|i| {
+            layout.image(
+                &format!("linux/amd64/v{i}"),
+                &[(app.clone(), Compression::Gzip)],
+            )
+        })
+        .collect();
+    layout.set_root(&layout.index(&manifests), "v1");
+    let out_dir = dir.path().join("dist");
+    let (out, rss) = onebin_peak_rss(&[
+        "extract",
+        &layout.reference("v1"),
+        "--path",
+        "/app",
+        "--out",
+        s(&out_dir),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(list_files(&out_dir).len(), 2001);
+    assert!(rss < 150 * MIB, "peak RSS {} MiB", rss / MIB);
+}
+
+#[test]
+fn control_characters_in_platform_strings_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(&dir.path().join("image"));
+    let app = LayerBuilder::new().file("app", b"app", 0o755).tar();
+    let forged = "v8\n0000000000000000000000000000000000000000000000000000000000000000  evil";
+    let mut image = layout.image("linux/arm64", &[(app, Compression::Gzip)]);
+    image["platform"]["variant"] = json!(forged);
+    layout.set_root(&layout.index(&[image]), "v1");
+    let out_dir = dir.path().join("dist");
+    let out = onebin(&[
+        "extract",
+        &layout.reference("v1"),
+        "--path",
+        "/app",
+        "--out",
+        s(&out_dir),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(r#""v8\n0000"#),
+        "escaped in the message: {err}"
+    );
+    assert!(!err.contains('\n') || err.lines().count() == 1, "{err}");
+    assert!(!out_dir.exists());
+}
+
+#[test]
+fn an_image_listing_one_platform_twice_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(&dir.path().join("image"));
+    let a = LayerBuilder::new().file("app", b"one", 0o755).tar();
+    let b = LayerBuilder::new().file("app", b"two", 0o755).tar();
+    let one = layout.image("linux/amd64", &[(a, Compression::Gzip)]);
+    let two = layout.image("linux/amd64", &[(b, Compression::Gzip)]);
+    layout.set_root(&layout.index(&[one, two]), "v1");
+    let out = onebin(&[
+        "extract",
+        &layout.reference("v1"),
+        "--path",
+        "/app",
+        "--out",
+        s(&dir.path().join("dist")),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("lists platform linux/amd64 twice") && err.contains("--platform"),
+        "{err}"
+    );
+}
