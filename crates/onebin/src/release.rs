@@ -96,9 +96,8 @@ pub fn check_checksums(path: &Path) -> Result<(Vec<ChecksumCheck>, Vec<PathBuf>)
             bail!("{}: names '{name}', outside its directory", path.display());
         }
         let file = dir.join(&name);
-        match std::fs::read(&file) {
-            Ok(bytes) => {
-                let actual = onebin_image::sha256_digest(&bytes).digest().to_string();
+        match hash_file(&file) {
+            Ok(actual) => {
                 let status = if actual == expected {
                     ChecksumStatus::Ok
                 } else {
@@ -125,6 +124,13 @@ pub fn check_checksums(path: &Path) -> Result<(Vec<ChecksumCheck>, Vec<PathBuf>)
     Ok((checks, files))
 }
 
+/// The sha256 of a file, streamed.
+fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut writer = onebin_image::DigestWriter::new(std::io::sink());
+    std::io::copy(&mut std::fs::File::open(path)?, &mut writer)?;
+    Ok(writer.finish().1)
+}
+
 /// Whether a file in a release directory is a checksums file.
 pub fn is_checksums_file(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
@@ -149,8 +155,12 @@ pub fn read_asset(
         let (member, bytes) = find_in_archive(file, &lower, binary_name)?;
         (Some(member), bytes)
     } else {
-        let bytes = std::fs::read(file).with_context(|| format!("reading {shown}"))?;
-        (None, bytes)
+        let open = std::fs::File::open(file).with_context(|| format!("reading {shown}"))?;
+        let (head, content) = peek(open).with_context(|| format!("reading {shown}"))?;
+        if !executable_magic(&head) && given.is_none() {
+            return Ok(None);
+        }
+        (None, read_binary(content, &shown)?)
     };
     let facts = match BinaryFacts::parse(&bytes) {
         Ok(facts) => facts,
@@ -203,24 +213,53 @@ fn refine_variant(platform: Platform, name: &str) -> Platform {
     }
 }
 
-/// The member named like the binary (`app`, `app.exe`, in any directory), or
-/// the only executable member. A member that escapes with `..` is an error.
-fn find_in_archive(file: &Path, lower_name: &str, binary_name: &str) -> Result<(String, Vec<u8>)> {
+/// The largest release binary read: its facts are parsed from memory.
+pub const MAX_BINARY_SIZE: u64 = 1 << 30;
+
+/// Whether the first bytes are those of an ELF, PE or Mach-O file: members and
+/// files that are not are passed over without being read.
+fn executable_magic(head: &[u8]) -> bool {
+    matches!(
+        head,
+        [0x7f, b'E', b'L', b'F', ..]
+            | [b'M', b'Z', ..]
+            | [0xfe, 0xed, 0xfa, 0xce | 0xcf, ..]
+            | [0xce | 0xcf, 0xfa, 0xed, 0xfe, ..]
+            | [0xca, 0xfe, 0xba, 0xbe, ..]
+    )
+}
+
+/// Reads a binary whole, refusing one over [`MAX_BINARY_SIZE`] before it is.
+fn read_binary(reader: impl Read, what: &str) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_BINARY_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {what}"))?;
+    if bytes.len() as u64 > MAX_BINARY_SIZE {
+        bail!(
+            "{what}: larger than {} MiB, the most onebin reads as a binary",
+            MAX_BINARY_SIZE >> 20
+        );
+    }
+    Ok(bytes)
+}
+
+/// The first bytes of a stream, and the stream with them put back.
+fn peek(mut reader: impl Read) -> std::io::Result<(Vec<u8>, impl Read)> {
+    let mut head = Vec::with_capacity(8);
+    (&mut reader).take(8).read_to_end(&mut head)?;
+    Ok((head.clone(), std::io::Cursor::new(head).chain(reader)))
+}
+
+/// Calls `visit` with each regular member's name and content stream, in order;
+/// `visit` returns `false` to stop.
+fn each_member(
+    file: &Path,
+    lower_name: &str,
+    visit: &mut dyn FnMut(String, &mut dyn Read) -> Result<bool>,
+) -> Result<()> {
     let shown = file.display().to_string();
-    let mut candidates: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut wanted: Option<(String, Vec<u8>)> = None;
-    let mut visit = |name: String, bytes: Vec<u8>| -> Result<()> {
-        if name.split('/').any(|p| p == "..") || name.starts_with('/') {
-            bail!("{shown}: member '{name}' escapes the archive (absolute or '..')");
-        }
-        let base = name.rsplit('/').next().unwrap_or(&name);
-        if base == binary_name || base == format!("{binary_name}.exe") {
-            wanted = Some((name, bytes));
-        } else if BinaryFacts::parse(&bytes).is_ok() {
-            candidates.push((name, bytes));
-        }
-        Ok(())
-    };
     let open = || std::fs::File::open(file).with_context(|| format!("reading {shown}"));
     if lower_name.ends_with(".zip") {
         let mut zip = zip::ZipArchive::new(open()?)
@@ -236,57 +275,89 @@ fn find_in_archive(file: &Path, lower_name: &str, binary_name: &str) -> Result<(
                 .name()
                 .with_context(|| format!("{shown}: bad member name"))?
                 .into_owned();
-            let mut bytes = Vec::new();
-            entry
-                .read_to_end(&mut bytes)
-                .with_context(|| format!("{shown}: member {name}"))?;
-            visit(name, bytes)?;
-        }
-    } else {
-        let raw = std::io::BufReader::new(open()?);
-        let reader: Box<dyn Read> = if lower_name.ends_with(".gz") || lower_name.ends_with(".tgz") {
-            Box::new(flate2::read::MultiGzDecoder::new(raw))
-        } else if lower_name.ends_with(".xz") || lower_name.ends_with(".txz") {
-            Box::new(lzma_rust2::XzReader::new(raw, true))
-        } else if lower_name.ends_with(".zst") || lower_name.ends_with(".tzst") {
-            Box::new(zstd::Decoder::new(raw).with_context(|| format!("{shown}: not zstd"))?)
-        } else {
-            Box::new(raw)
-        };
-        let mut archive = tar::Archive::new(onebin_image::HeaderLimit::new(reader));
-        for entry in archive
-            .entries()
-            .with_context(|| format!("{shown}: not a readable tar"))?
-        {
-            let mut entry = entry.with_context(|| format!("{shown}: broken archive"))?;
-            if !entry.header().entry_type().is_file() {
-                continue;
+            if !visit(name, &mut entry)? {
+                break;
             }
-            let name = entry
-                .path()
-                .with_context(|| format!("{shown}: bad member name"))?
-                .to_string_lossy()
-                .into_owned();
-            let mut bytes = Vec::new();
-            entry
-                .read_to_end(&mut bytes)
-                .with_context(|| format!("{shown}: member {name}"))?;
-            visit(name.trim_start_matches("./").to_string(), bytes)?;
+        }
+        return Ok(());
+    }
+    let raw = std::io::BufReader::new(open()?);
+    let reader: Box<dyn Read> = if lower_name.ends_with(".gz") || lower_name.ends_with(".tgz") {
+        Box::new(flate2::read::MultiGzDecoder::new(raw))
+    } else if lower_name.ends_with(".xz") || lower_name.ends_with(".txz") {
+        Box::new(lzma_rust2::XzReader::new(raw, true))
+    } else if lower_name.ends_with(".zst") || lower_name.ends_with(".tzst") {
+        Box::new(zstd::Decoder::new(raw).with_context(|| format!("{shown}: not zstd"))?)
+    } else {
+        Box::new(raw)
+    };
+    let mut archive = tar::Archive::new(onebin_image::HeaderLimit::new(reader));
+    for entry in archive
+        .entries()
+        .with_context(|| format!("{shown}: not a readable tar"))?
+    {
+        let mut entry = entry.with_context(|| format!("{shown}: broken archive"))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry
+            .path()
+            .with_context(|| format!("{shown}: bad member name"))?
+            .to_string_lossy()
+            .into_owned();
+        if !visit(name.trim_start_matches("./").to_string(), &mut entry)? {
+            break;
         }
     }
+    Ok(())
+}
+
+/// The member named like the binary (`app`, `app.exe`, in any directory), or
+/// the only executable member. A member that escapes with `..` is an error.
+/// Members stream past: only the first bytes of each are looked at, and only
+/// the chosen one is read whole (a second pass fetches a lone executable).
+fn find_in_archive(file: &Path, lower_name: &str, binary_name: &str) -> Result<(String, Vec<u8>)> {
+    let shown = file.display().to_string();
+    let mut candidates: Vec<String> = Vec::new();
+    let mut wanted: Option<(String, Vec<u8>)> = None;
+    each_member(file, lower_name, &mut |name, content| {
+        if name.split('/').any(|p| p == "..") || name.starts_with('/') {
+            bail!("{shown}: member '{name}' escapes the archive (absolute or '..')");
+        }
+        let base = name.rsplit('/').next().unwrap_or(&name);
+        let what = format!("{shown}: member {name}");
+        let (head, content) = peek(content).with_context(|| what.clone())?;
+        if base == binary_name || base == format!("{binary_name}.exe") {
+            if !executable_magic(&head) {
+                bail!("{what}: not an executable (no ELF, PE or Mach-O header)");
+            }
+            wanted = Some((name, read_binary(content, &what)?));
+        } else if executable_magic(&head) {
+            candidates.push(name);
+        }
+        Ok(true)
+    })?;
     if let Some(found) = wanted {
         return Ok(found);
     }
     match candidates.len() {
-        1 => Ok(candidates.remove(0)),
+        1 => {
+            let only = candidates.remove(0);
+            let mut found = None;
+            each_member(file, lower_name, &mut |name, content| {
+                if name != only {
+                    return Ok(true);
+                }
+                found = Some(read_binary(content, &format!("{shown}: member {name}"))?);
+                Ok(false)
+            })?;
+            let bytes = found.ok_or_else(|| anyhow!("{shown}: member {only} went away"))?;
+            Ok((only, bytes))
+        }
         0 => bail!("{shown}: holds no '{binary_name}' and no other executable"),
         _ => bail!(
             "{shown}: holds no '{binary_name}' but several executables ({})",
-            candidates
-                .iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            candidates.join(", ")
         ),
     }
 }

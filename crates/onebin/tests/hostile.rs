@@ -213,3 +213,58 @@ fn an_image_listing_one_platform_twice_says_so() {
         "{err}"
     );
 }
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello/image");
+
+/// The example image's linux/amd64 binary, extracted into `dir`.
+fn example_binary(dir: &std::path::Path) -> Vec<u8> {
+    let out = onebin(&[
+        "extract",
+        &format!("oci:{EXAMPLE}"),
+        "--path",
+        "/usr/local/bin/hello",
+        "--platform",
+        "linux/amd64",
+        "--out",
+        s(dir),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::read(dir.join("hello_linux_amd64")).unwrap()
+}
+
+#[test]
+fn verify_streams_release_archive_members_past_without_reading_them_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let hello = example_binary(&dir.path().join("bin"));
+    // A 64 MiB member of zeros ahead of the binary, in 70 kB of .tar.gz.
+    let mut header = tar::Header::new_gnu();
+    header.set_path("big.dat").unwrap();
+    header.set_size(64 * MIB);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut archive = gzip(header.as_bytes());
+    let zeros = gzip(&vec![0u8; MIB as usize]);
+    for _ in 0..64 {
+        archive.extend_from_slice(&zeros);
+    }
+    archive.extend_from_slice(&gzip(
+        &LayerBuilder::new().file("hello", &hello, 0o755).tar(),
+    ));
+    let release = dir.path().join("release");
+    std::fs::create_dir(&release).unwrap();
+    std::fs::write(release.join("hello_linux_amd64.tar.gz"), &archive).unwrap();
+    let (out, rss) = onebin_peak_rss(&[
+        "verify",
+        &format!("oci:{EXAMPLE}"),
+        "--path",
+        "/usr/local/bin/hello",
+        "--release",
+        s(&release),
+        "--platform",
+        "linux/amd64",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("match"), "{}", stdout(&out));
+    assert!(rss < 48 * MIB, "peak RSS {} MiB", rss / MIB);
+}
