@@ -268,3 +268,40 @@ fn verify_streams_release_archive_members_past_without_reading_them_whole() {
     assert!(stdout(&out).contains("match"), "{}", stdout(&out));
     assert!(rss < 48 * MIB, "peak RSS {} MiB", rss / MIB);
 }
+
+#[test]
+fn extract_keeps_no_setuid_sticky_or_group_write_bits_and_reports_the_images() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(&dir.path().join("image"));
+    let layer = LayerBuilder::new()
+        .file("bin/suid", b"#!/bin/sh\n", 0o7777)
+        .file("etc/data", b"data", 0o666)
+        .tar();
+    let image = layout.image("linux/amd64", &[(layer, Compression::Gzip)]);
+    layout.set_root(&layout.index(&[image]), "v1");
+    for (path, image_mode, written) in [("/bin/suid", 0o7777, 0o755), ("/etc/data", 0o666, 0o644)] {
+        let out_dir = dir.path().join(path.replace('/', "_"));
+        let out = onebin(&[
+            "extract",
+            &layout.reference("v1"),
+            "--path",
+            path,
+            "--out",
+            s(&out_dir),
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let file = &report["files"][0];
+        assert_eq!(file["image_mode"], format!("{image_mode:04o}"), "{report}");
+        let on_disk = std::fs::metadata(file["output"].as_str().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777;
+        assert_eq!(on_disk, asset_mode(image_mode), "{path}: {on_disk:o}");
+        assert_eq!(on_disk & !written, 0, "{path}: {on_disk:o}");
+        assert_eq!(file["mode"], format!("{on_disk:04o}"), "{report}");
+    }
+}

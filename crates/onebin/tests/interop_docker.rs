@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{json, Value};
-use support::{extract_fails, onebin, require, require_docker, run, s, sha256_hex, stderr, stdout};
+use support::{
+    asset_mode, extract_fails, onebin, require, require_docker, run, s, sha256_hex, stderr, stdout,
+};
 
 fn docker(args: &[&str]) -> Output {
     run(Command::new("docker").args(args))
@@ -322,7 +324,7 @@ fn docker_build_layers_match_docker_cp() {
         let (expected, expected_mode) = docker_cp(&container, path, &t.join(format!("cp-{i}")))
             .unwrap_or_else(|e| panic!("docker cp -L {path}: {e}"));
         for (n, image) in images.iter().enumerate() {
-            let (bytes, mode, _) = extract(image, path, &t.join(format!("out-{i}-{n}")));
+            let (bytes, mode, file) = extract(image, path, &t.join(format!("out-{i}-{n}")));
             assert!(
                 bytes == expected,
                 "{image} {path}: onebin gave {} bytes (sha256 {}), docker cp {} bytes (sha256 {})",
@@ -332,7 +334,13 @@ fn docker_build_layers_match_docker_cp() {
                 sha256_hex(&expected)
             );
             assert_eq!(
-                mode, expected_mode,
+                file["image_mode"],
+                json!(format!("{expected_mode:04o}")),
+                "{image} {path}: docker cp gave mode {expected_mode:o}"
+            );
+            assert_eq!(
+                mode,
+                asset_mode(expected_mode),
                 "{image} {path}: mode {mode:o}, docker cp {expected_mode:o}"
             );
         }

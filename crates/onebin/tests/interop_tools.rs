@@ -13,7 +13,8 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 use support::{
-    extract_fails, list_files, noise, onebin, require, run, s, sha256_hex, stderr, stdout, Layout,
+    asset_mode, extract_fails, list_files, noise, onebin, require, run, s, sha256_hex, stderr,
+    stdout, Layout,
 };
 
 fn umoci(args: &[&str]) {
@@ -347,7 +348,13 @@ fn check_present(image: &str, paths: &[&str], rootfs: &Path, out_root: &Path) {
             .mode()
             & 0o7777;
         assert_eq!(
-            got_mode, want_mode,
+            file["image_mode"],
+            json!(format!("{want_mode:04o}")),
+            "{image} {path}: unpacked with mode {want_mode:o}"
+        );
+        assert_eq!(
+            got_mode,
+            asset_mode(want_mode),
             "{image} {path}: mode {got_mode:o}, unpacked {want_mode:o}"
         );
     }

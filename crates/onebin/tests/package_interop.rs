@@ -19,8 +19,8 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 use support::{
-    list_files, require, require_docker, run, s, sha256_hex, stderr, stdout, Compression,
-    LayerBuilder, Layout,
+    asset_mode, list_files, require, require_docker, run, s, sha256_hex, stderr, stdout,
+    Compression, LayerBuilder, Layout,
 };
 
 // ---------------------------------------------------------------- the Go program
@@ -648,7 +648,12 @@ fn mode_0750_reaches_umoci_and_extract() {
     );
     let (bytes, entry) = extracted(&report, "linux/arm64");
     assert_eq!(bytes, go.arm64);
-    assert_eq!(entry["mode"], "0750", "{report:#}");
+    assert_eq!(entry["image_mode"], "0750", "{report:#}");
+    assert_eq!(
+        entry["mode"],
+        format!("{:04o}", asset_mode(0o750)),
+        "{report:#}"
+    );
 }
 
 // ---------------------------------------------------------------- Docker

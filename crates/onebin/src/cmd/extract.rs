@@ -82,7 +82,11 @@ pub struct ExtractedFile {
     pub output: String,
     pub sha256: String,
     pub size: u64,
+    /// The mode written: 0755 or 0644, less the umask.
     pub mode: String,
+    /// The mode the image gave the file (setuid, setgid, sticky and write
+    /// bits included), which is not copied.
+    pub image_mode: String,
     pub layer: String,
     pub layers_read: usize,
     pub layers_total: usize,
@@ -140,15 +144,17 @@ pub fn extract(
     })?;
 
     // Everything was read and checked: only now do files take their names.
+    let umask = current_umask();
     let mut files = Vec::new();
     let mut checksums = Vec::new();
     for ((image, name), file) in images.iter().zip(&names).zip(found) {
         let output = out.path.join(name);
         let content = file.content;
+        let mode = asset_mode(file.mode, umask);
         content
             .file
             .as_file()
-            .set_permissions(Permissions::from_mode(file.mode))
+            .set_permissions(Permissions::from_mode(mode))
             .with_context(|| format!("setting the mode of {}", output.display()))?;
         content
             .file
@@ -162,7 +168,8 @@ pub fn extract(
             output: output.display().to_string(),
             sha256: content.sha256,
             size: content.size,
-            mode: format!("{:04o}", file.mode),
+            mode: format!("{mode:04o}"),
+            image_mode: format!("{:04o}", file.mode),
             layer: file.layer,
             layers_read: file.layers_read,
             layers_total: file.layers_total,
@@ -177,6 +184,28 @@ pub fn extract(
         checksums: checksums_path.display().to_string(),
         files,
     })
+}
+
+/// A release asset gets `0755` when the image let anyone run it and `0644`
+/// otherwise, less the umask: setuid, setgid and sticky bits, and write
+/// permission for group and others, are the image's to want and not the host's
+/// to get (extract often runs as root in CI).
+pub fn asset_mode(image_mode: u32, umask: u32) -> u32 {
+    let base = if image_mode & 0o111 != 0 {
+        0o755
+    } else {
+        0o644
+    };
+    base & !umask
+}
+
+/// The process's umask, read by setting it and putting it back (there is no
+/// call that only reads it); no other thread creates files at that moment.
+fn current_umask() -> libc::mode_t {
+    // SAFETY: umask has no memory effects; it is restored at once.
+    let old = unsafe { libc::umask(0o022) };
+    unsafe { libc::umask(old) };
+    old
 }
 
 impl Report for ExtractReport {

@@ -142,3 +142,20 @@ pub fn onebin_peak_rss(args: &[&str]) -> (Output, u64) {
     };
     (out, usage.ru_maxrss as u64 * 1024)
 }
+
+/// The mode `extract` gives a file the image holds with `image_mode`: 0755 or
+/// 0644 (runnable by anyone or not), less this process's umask.
+pub fn asset_mode(image_mode: u32) -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let umask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .map(|m| u32::from_str_radix(m.trim(), 8).unwrap())
+        .unwrap();
+    let base = if image_mode & 0o111 != 0 {
+        0o755
+    } else {
+        0o644
+    };
+    base & !umask
+}
