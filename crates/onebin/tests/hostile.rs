@@ -305,3 +305,86 @@ fn extract_keeps_no_setuid_sticky_or_group_write_bits_and_reports_the_images() {
         assert_eq!(file["mode"], format!("{on_disk:04o}"), "{report}");
     }
 }
+
+/// Runs onebin with `--username u --password-stdin` and no other credentials.
+fn onebin_with_password(args: &[&str], password: &str) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let empty = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_onebin"))
+        .args(["--username", "u", "--password-stdin"])
+        .args(args)
+        .env("DOCKER_CONFIG", empty.path())
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("CI_REGISTRY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn credentials_never_follow_an_upload_location_to_another_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let hello = example_binary(&dir.path().join("bin"));
+    let binary = dir.path().join("hello");
+    std::fs::write(&binary, &hello).unwrap();
+    // Origin B: whoever the registry points uploads at; it takes nothing.
+    let (elsewhere, seen_elsewhere) = loopback(|_, stream| {
+        let _ = stream.write_all(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    });
+    // Origin A: the registry, Basic auth, sending every upload to origin B.
+    let (registry, seen_registry) = loopback(move |request, stream| {
+        let answer = if request.header("authorization").is_none() {
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"r\"\r\nContent-Length: 0\r\n".to_string()
+        } else if request.method == "POST" {
+            format!("HTTP/1.1 202 Accepted\r\nLocation: http://{elsewhere}/upload/1\r\nContent-Length: 0\r\n")
+        } else {
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n".to_string()
+        };
+        let _ = stream.write_all(format!("{answer}Connection: close\r\n\r\n").as_bytes());
+    });
+    let out = onebin_with_password(
+        &[
+            "--timeout",
+            "10s",
+            "package",
+            "--binary",
+            &format!("linux/amd64={}", s(&binary)),
+            "--path",
+            "/app",
+            "--dest",
+            &format!("docker://{registry}/team/app:v1"),
+        ],
+        "hunter2",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let at_registry = seen_registry.lock().unwrap().clone();
+    assert!(
+        at_registry
+            .iter()
+            .any(|r| r.method == "POST" && r.header("authorization").is_some()),
+        "the registry got authenticated requests: {at_registry:?}"
+    );
+    let elsewhere = seen_elsewhere.lock().unwrap().clone();
+    assert!(!elsewhere.is_empty(), "the upload went to the other origin");
+    for request in &elsewhere {
+        assert!(
+            request.header("authorization").is_none(),
+            "{} {} got the credentials",
+            request.method,
+            request.path
+        );
+    }
+    assert!(!stderr(&out).contains("hunter2"));
+}

@@ -159,3 +159,77 @@ pub fn asset_mode(image_mode: u32) -> u32 {
     };
     base & !umask
 }
+
+/// One request a [`loopback`] server received.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A server on a loopback port that plays a misbehaving registry (or worse):
+/// each connection's request head is read (its body skipped by
+/// `Content-Length`), recorded, and handed with the socket to `answer`, which
+/// writes whatever it likes, as slowly as it likes, or nothing at all.
+pub fn loopback(
+    answer: impl Fn(&Request, &mut std::net::TcpStream) + Send + Sync + 'static,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<Request>>>,
+) {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let answer = std::sync::Arc::new(answer);
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (answer, log) = (answer.clone(), log.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let mut parts = line.split_whitespace();
+                let method = parts.next().unwrap_or_default().to_string();
+                let path = parts.next().unwrap_or_default().to_string();
+                let mut headers = Vec::new();
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':') {
+                        headers.push((k.trim().to_string(), v.trim().to_string()));
+                    }
+                }
+                let request = Request {
+                    method,
+                    path,
+                    headers,
+                };
+                let length: u64 = request
+                    .header("content-length")
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(0);
+                let _ = std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink());
+                log.lock().unwrap().push(request.clone());
+                let mut stream = stream;
+                answer(&request, &mut stream);
+            });
+        }
+    });
+    (addr, seen)
+}

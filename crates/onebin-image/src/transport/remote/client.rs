@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::blocking::{Client as Http, RequestBuilder, Response};
-use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::Url;
 
 use super::auth::Auth;
 use super::credentials::CredentialSources;
@@ -69,6 +70,11 @@ impl Client {
         &self.base
     }
 
+    /// Whether `url` is on this registry's origin: scheme, host and port.
+    pub(super) fn same_origin(&self, url: &Url) -> bool {
+        Url::parse(&self.base).is_ok_and(|base| base.origin() == url.origin())
+    }
+
     /// Waits before another attempt: exponential backoff, or what `Retry-After` said.
     pub(super) fn pause(&self, attempt: u32, retry_after: Option<Duration>) {
         let backoff = Duration::from_millis(250u64 << attempt.min(6)).min(Duration::from_secs(10));
@@ -76,7 +82,10 @@ impl Client {
     }
 
     /// Sends a request, again after connection errors, 5xx and 429 (waiting as
-    /// `Retry-After` says). No authentication beyond the header given.
+    /// `Retry-After` says). No authentication beyond the header given, and
+    /// that one only to the registry's own origin (scheme, host and port): a
+    /// registry may point an upload `Location` anywhere, and whatever it names
+    /// gets the bytes, never the credentials.
     pub(super) fn execute(
         &self,
         what: &str,
@@ -85,11 +94,16 @@ impl Client {
     ) -> Result<Response> {
         let mut attempt = 0;
         loop {
-            let mut request = build(&self.http);
-            if let Some(auth) = auth {
-                request = request.header(AUTHORIZATION, auth);
+            let mut request = build(&self.http).build().map_err(|e| {
+                Error::invalid(format!("{what}: bad request: {}", describe_http_error(&e)))
+            })?;
+            if let Some(auth) = auth.filter(|_| self.same_origin(request.url())) {
+                let value = HeaderValue::from_str(auth).map_err(|_| {
+                    Error::invalid(format!("{what}: credentials that are not a header value"))
+                })?;
+                request.headers_mut().insert(AUTHORIZATION, value);
             }
-            match request.send() {
+            match self.http.execute(request) {
                 Err(e) if attempt < self.retries && !e.is_builder() && !e.is_redirect() => {
                     self.pause(attempt, None);
                     attempt += 1;
