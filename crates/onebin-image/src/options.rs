@@ -23,9 +23,14 @@ pub struct Options {
     pub chunk_size: usize,
     /// Blobs uploaded at once.
     pub parallel: usize,
-    /// Limit for sending a request and for each read of a body.
+    /// Limit for all the registry work of one open or write, retries and
+    /// bodies included: a registry that drips bytes cannot keep onebin forever.
     pub timeout: Duration,
-    /// Limit for connecting; never more than `timeout`.
+    /// Limit for any wait without a byte coming: the answer to a request, the
+    /// next read of a body (the attempt fails and is retried), a credential
+    /// helper's answer.
+    pub stall_timeout: Duration,
+    /// Limit for connecting; never more than `stall_timeout`.
     pub connect_timeout: Duration,
 }
 
@@ -37,7 +42,8 @@ impl Default for Options {
             retries: 5,
             chunk_size: 8 << 20,
             parallel: 4,
-            timeout: Duration::from_secs(120),
+            timeout: Duration::from_secs(3600),
+            stall_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(30),
         }
     }

@@ -10,7 +10,8 @@ use onebin_image::{Credentials, Error, ImageReference, Options};
 #[test]
 fn defaults_are_the_documented_ones() {
     let o = Options::default();
-    assert_eq!(o.timeout, Duration::from_secs(120));
+    assert_eq!(o.timeout, Duration::from_secs(3600));
+    assert_eq!(o.stall_timeout, Duration::from_secs(60));
     assert_eq!(o.connect_timeout, Duration::from_secs(30));
     assert_eq!((o.retries, o.parallel, o.chunk_size), (5, 4, 8 << 20));
     assert!(o.insecure_registries.is_empty() && o.credentials.is_none());
@@ -46,7 +47,7 @@ fn a_call_waits_as_long_as_its_options_say() {
             .unwrap();
     let options = Options {
         retries: 1,
-        timeout: Duration::from_millis(300),
+        stall_timeout: Duration::from_millis(300),
         ..Options::default()
     };
     let started = Instant::now();

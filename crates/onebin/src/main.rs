@@ -118,7 +118,7 @@ mod tests {
         };
         assert_eq!(
             timeout(&["onebin", "inspect", "oci:x"]),
-            Ok(Duration::from_secs(120))
+            Ok(Duration::from_secs(3600))
         );
         assert_eq!(
             timeout(&["onebin", "inspect", "oci:x", "--timeout", "1m 30s"]),

@@ -17,7 +17,8 @@ pub struct RegistryArgs {
     /// Read the registry password or token from standard input.
     #[arg(long, global = true, requires = "username")]
     pub password_stdin: bool,
-    /// Limit for each registry request and each read of its answer, e.g. 30s, 2m, 1h.
+    /// Limit for all of a command's registry work (every request, retry and
+    /// body) and credential helpers, e.g. 30s, 2m, 1h.
     #[arg(
         long,
         global = true,
@@ -26,6 +27,17 @@ pub struct RegistryArgs {
         default_value_t = Options::default().timeout.into()
     )]
     pub timeout: humantime::Duration,
+    /// Limit for any wait on a registry without a byte coming (an answer, the
+    /// next bytes of a body) before the attempt fails and is retried; also for
+    /// a credential helper's answer.
+    #[arg(
+        long,
+        global = true,
+        env = "ONEBIN_STALL_TIMEOUT",
+        value_name = "DURATION",
+        default_value_t = Options::default().stall_timeout.into()
+    )]
+    pub stall_timeout: humantime::Duration,
 }
 
 impl RegistryArgs {
@@ -52,6 +64,7 @@ impl RegistryArgs {
             insecure_registries: self.insecure_registries.clone(),
             credentials,
             timeout: self.timeout.into(),
+            stall_timeout: self.stall_timeout.into(),
             ..Options::default()
         })
     }

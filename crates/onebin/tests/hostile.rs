@@ -388,3 +388,106 @@ fn credentials_never_follow_an_upload_location_to_another_origin() {
     }
     assert!(!stderr(&out).contains("hunter2"));
 }
+
+/// Runs onebin with a Docker config of its own and `extra_path` first on PATH.
+fn onebin_with_config(args: &[&str], config: &std::path::Path) -> std::process::Output {
+    let path = format!(
+        "{}:{}",
+        config.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    std::process::Command::new(env!("CARGO_BIN_EXE_onebin"))
+        .args(args)
+        .env("DOCKER_CONFIG", config)
+        .env("PATH", path)
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("CI_REGISTRY")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_registry_that_drips_bytes_is_given_up_on_at_the_deadline() {
+    // A manifest answer that sends a byte every 100 ms: never a stall, never an end.
+    let (registry, _) = loopback(|_, stream| {
+        let _ = stream.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 100000\r\n\r\n",
+        );
+        while stream.write_all(b" ").is_ok() {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    });
+    let out = onebin(&[
+        "--timeout",
+        "2s",
+        "--stall-timeout",
+        "1s",
+        "inspect",
+        &format!("docker://{registry}/team/app:v1"),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("gave up after 2s (--timeout)"), "{err}");
+}
+
+#[test]
+fn a_registry_that_never_answers_is_given_up_on() {
+    // Reads the request, then says nothing and keeps the connection open.
+    let (registry, seen) =
+        loopback(|_, _| std::thread::sleep(std::time::Duration::from_secs(3600)));
+    let out = onebin(&[
+        "--timeout",
+        "3s",
+        "--stall-timeout",
+        "300ms",
+        "inspect",
+        &format!("docker://{registry}/team/app:v1"),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("timed out") || err.contains("(--timeout)"),
+        "{err}"
+    );
+    assert!(!seen.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_credential_helper_that_hangs_is_killed_and_one_that_fails_is_not_quoted() {
+    use std::os::unix::fs::PermissionsExt;
+    let config = tempfile::tempdir().unwrap();
+    let helper = |name: &str, script: &str| {
+        let path = config.path().join(format!("docker-credential-{name}"));
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    helper("hang", "exec sleep 600");
+    helper(
+        "leaky",
+        r#"echo '{"Username":"u","Secret":"s3cr3t-from-stdout"}'; echo 'no keyring' >&2; exit 1"#,
+    );
+    for (store, expect) in [
+        ("hang", "no answer within 500ms (--stall-timeout); killed"),
+        ("leaky", "its stderr: no keyring"),
+    ] {
+        std::fs::write(
+            config.path().join("config.json"),
+            format!(r#"{{"credsStore": "{store}"}}"#),
+        )
+        .unwrap();
+        let out = onebin_with_config(
+            &[
+                "--stall-timeout",
+                "500ms",
+                "inspect",
+                "docker://127.0.0.1:9/team/app:v1",
+            ],
+            config.path(),
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{store}: {err}");
+        assert!(err.contains(expect), "{store}: {err}");
+        assert!(!err.contains("s3cr3t"), "{store}: {err}");
+    }
+}

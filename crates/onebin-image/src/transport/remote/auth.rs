@@ -7,11 +7,11 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use reqwest::blocking::{Client as Http, RequestBuilder, Response};
+use reqwest::blocking::{Client as Http, RequestBuilder};
 use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::Url;
 
-use super::client::{read_json, Client};
+use super::client::{read_json, Client, Reply};
 use super::credentials::Credentials;
 use crate::{Error, Result};
 
@@ -64,7 +64,7 @@ impl Client {
         what: &str,
         scopes: &[String],
         build: &dyn Fn(&Http) -> RequestBuilder,
-    ) -> Result<Response> {
+    ) -> Result<Reply> {
         let auth = self.authorization(scopes, what)?;
         let response = self.execute(what, build, auth.as_deref())?;
         if response.status().as_u16() != 401 {
@@ -171,10 +171,11 @@ impl Client {
                     }
                 }
                 let basic = credentials.as_ref().map(|c| c.basic_header());
-                self.execute(
+                self.execute_for(
                     &format!("token service {realm}"),
                     &|h| h.get(url.as_str()),
                     basic.as_deref(),
+                    Some(&url),
                 )?
             }
         };

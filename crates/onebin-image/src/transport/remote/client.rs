@@ -4,7 +4,7 @@
 
 use std::io::Read;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client as Http, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
@@ -22,6 +22,9 @@ pub(super) struct Client {
     base: String,
     pub(super) auth: Auth,
     pub(super) retries: u32,
+    /// When all of this registry's work must be done (`--timeout` from now).
+    deadline: Instant,
+    timeout: Duration,
     pub(super) chunk_size: usize,
     pub(super) parallel: usize,
 }
@@ -39,10 +42,11 @@ impl Client {
         } else {
             "https"
         };
+        let stall = options.stall_timeout.min(options.timeout);
         let http = Http::builder()
             .user_agent(concat!("onebin/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(options.connect_timeout.min(options.timeout))
-            .timeout(options.timeout)
+            .connect_timeout(options.connect_timeout.min(stall))
+            .timeout(stall)
             .build()
             .map_err(|e| {
                 Error::Connection(format!(
@@ -50,7 +54,8 @@ impl Client {
                     describe_http_error(&e)
                 ))
             })?;
-        let sources = CredentialSources::from_env();
+        let mut sources = CredentialSources::from_env();
+        sources.helper_timeout = stall;
         let credentials = match &options.credentials {
             Some(c) => Some(c.clone()),
             None => sources.lookup(registry, repository)?,
@@ -61,6 +66,8 @@ impl Client {
             base: format!("{scheme}://{host}"),
             auth: Auth::new(credentials, sources.describe()),
             retries: options.retries,
+            deadline: Instant::now() + options.timeout,
+            timeout: options.timeout,
             chunk_size: options.chunk_size.max(1 << 16),
             parallel: options.parallel.max(1),
         })
@@ -75,10 +82,23 @@ impl Client {
         Url::parse(&self.base).is_ok_and(|base| base.origin() == url.origin())
     }
 
-    /// Waits before another attempt: exponential backoff, or what `Retry-After` said.
+    /// Waits before another attempt: exponential backoff, or what `Retry-After`
+    /// said, never past the deadline.
     pub(super) fn pause(&self, attempt: u32, retry_after: Option<Duration>) {
         let backoff = Duration::from_millis(250u64 << attempt.min(6)).min(Duration::from_secs(10));
-        std::thread::sleep(retry_after.map_or(backoff, |d| d.min(Duration::from_secs(60))));
+        let wait = retry_after.map_or(backoff, |d| d.min(Duration::from_secs(60)));
+        std::thread::sleep(wait.min(self.deadline.saturating_duration_since(Instant::now())));
+    }
+
+    /// The error once `--timeout` has run out.
+    pub(super) fn check_deadline(&self, what: &str) -> Result<()> {
+        if Instant::now() < self.deadline {
+            return Ok(());
+        }
+        Err(Error::Connection(format!(
+            "{what}: gave up after {:?} (--timeout)",
+            self.timeout
+        )))
     }
 
     /// Sends a request, again after connection errors, 5xx and 429 (waiting as
@@ -91,13 +111,29 @@ impl Client {
         what: &str,
         build: &dyn Fn(&Http) -> RequestBuilder,
         auth: Option<&str>,
-    ) -> Result<Response> {
+    ) -> Result<Reply> {
+        self.execute_for(what, build, auth, None)
+    }
+
+    /// [`Client::execute`], where the credentials may also go to the token
+    /// service the registry named (`realm`), as the token flow requires.
+    pub(super) fn execute_for(
+        &self,
+        what: &str,
+        build: &dyn Fn(&Http) -> RequestBuilder,
+        auth: Option<&str>,
+        realm: Option<&Url>,
+    ) -> Result<Reply> {
         let mut attempt = 0;
         loop {
+            self.check_deadline(what)?;
             let mut request = build(&self.http).build().map_err(|e| {
                 Error::invalid(format!("{what}: bad request: {}", describe_http_error(&e)))
             })?;
-            if let Some(auth) = auth.filter(|_| self.same_origin(request.url())) {
+            let to = request.url().origin();
+            let allowed =
+                self.same_origin(request.url()) || realm.is_some_and(|r| r.origin() == to);
+            if let Some(auth) = auth.filter(|_| allowed) {
                 let value = HeaderValue::from_str(auth).map_err(|_| {
                     Error::invalid(format!("{what}: credentials that are not a header value"))
                 })?;
@@ -125,10 +161,41 @@ impl Client {
                         attempt += 1;
                         continue;
                     }
-                    return Ok(response);
+                    return Ok(Reply {
+                        inner: response,
+                        deadline: self.deadline,
+                        timeout: self.timeout,
+                    });
                 }
             }
         }
+    }
+}
+
+/// A registry's answer, whose body reads fail once `--timeout` has run out
+/// (each read also waits at most the stall timeout).
+pub(super) struct Reply {
+    inner: Response,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl std::ops::Deref for Reply {
+    type Target = Response;
+    fn deref(&self) -> &Response {
+        &self.inner
+    }
+}
+
+impl Read for Reply {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if Instant::now() >= self.deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("gave up after {:?} (--timeout)", self.timeout),
+            ));
+        }
+        self.inner.read(buf)
     }
 }
 
@@ -165,13 +232,13 @@ impl Repository {
         &self,
         what: &str,
         build: &dyn Fn(&Http) -> RequestBuilder,
-    ) -> Result<Response> {
+    ) -> Result<Reply> {
         self.client.send(what, &self.scopes, build)
     }
 
     /// The error for an answer that is not what was expected: its status, the
     /// registry's error code, and what to check.
-    pub(super) fn failure(&self, response: Response, what: &str) -> Error {
+    pub(super) fn failure(&self, response: Reply, what: &str) -> Error {
         let status = response.status();
         let errors = RegistryErrors::read(response);
         let detail = errors.detail();
@@ -255,7 +322,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 pub(super) fn read_json(
-    response: Response,
+    response: Reply,
     limit: u64,
 ) -> std::result::Result<serde_json::Value, String> {
     let mut bytes = Vec::new();
@@ -276,7 +343,7 @@ struct RegistryErrors {
 }
 
 impl RegistryErrors {
-    fn read(response: Response) -> Self {
+    fn read(response: Reply) -> Self {
         let body = read_json(response, 64 << 10).unwrap_or_default();
         let errors = body["errors"].as_array().cloned().unwrap_or_default();
         RegistryErrors {

@@ -13,9 +13,10 @@
 //! Nothing else is tried: no credentials means anonymous access.
 
 use std::fmt;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
@@ -112,6 +113,8 @@ pub struct CredentialSources {
     pub docker_config: Option<PathBuf>,
     pub containers_auth: Option<PathBuf>,
     pub ci_registry: Option<(String, String, String)>,
+    /// How long a credential helper may take to answer.
+    pub helper_timeout: Duration,
 }
 
 impl CredentialSources {
@@ -135,6 +138,7 @@ impl CredentialSources {
             containers_auth: var("XDG_RUNTIME_DIR")
                 .map(|d| Path::new(&d).join("containers/auth.json")),
             ci_registry,
+            helper_timeout: Duration::from_secs(30),
         }
     }
 
@@ -158,17 +162,17 @@ impl CredentialSources {
     /// Credentials for `registry` (and `repository`, for files whose keys name one).
     pub fn lookup(&self, registry: &str, repository: &str) -> Result<Option<Credentials>> {
         if let Some(file) = &self.registry_auth_file {
-            if let Some(c) = from_auth_file(file, registry, repository)? {
+            if let Some(c) = from_auth_file(file, registry, repository, self.helper_timeout)? {
                 return Ok(Some(c));
             }
         }
         if let Some(file) = &self.docker_config {
-            if let Some(c) = from_auth_file(file, registry, repository)? {
+            if let Some(c) = from_auth_file(file, registry, repository, self.helper_timeout)? {
                 return Ok(Some(c));
             }
         }
         if let Some(file) = &self.containers_auth {
-            if let Some(c) = from_auth_file(file, registry, repository)? {
+            if let Some(c) = from_auth_file(file, registry, repository, self.helper_timeout)? {
                 return Ok(Some(c));
             }
         }
@@ -211,7 +215,12 @@ fn helper_server(registry: &str) -> String {
     }
 }
 
-fn from_auth_file(file: &Path, registry: &str, repository: &str) -> Result<Option<Credentials>> {
+fn from_auth_file(
+    file: &Path,
+    registry: &str,
+    repository: &str,
+    helper_timeout: Duration,
+) -> Result<Option<Credentials>> {
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -227,7 +236,7 @@ fn from_auth_file(file: &Path, registry: &str, repository: &str) -> Result<Optio
         .or_else(|| config["credsStore"].as_str())
         .filter(|h| !h.is_empty());
     if let Some(helper) = helper {
-        if let Some(c) = from_helper(helper, registry)? {
+        if let Some(c) = from_helper(helper, registry, helper_timeout)? {
             return Ok(Some(c));
         }
     }
@@ -271,8 +280,10 @@ fn from_auth_file(file: &Path, registry: &str, repository: &str) -> Result<Optio
     }
 }
 
-/// Runs `docker-credential-NAME get` with the server on stdin, as Docker does.
-pub fn from_helper(helper: &str, registry: &str) -> Result<Option<Credentials>> {
+/// Runs `docker-credential-NAME get` with the server on stdin, as Docker does,
+/// for at most `timeout` (a helper waiting on a locked keyring or a prompt
+/// nobody sees is killed). Its stdout holds the secret: no error quotes it.
+pub fn from_helper(helper: &str, registry: &str, timeout: Duration) -> Result<Option<Credentials>> {
     let program = format!("docker-credential-{helper}");
     let server = helper_server(registry);
     let failed = |why: String| {
@@ -296,33 +307,75 @@ pub fn from_helper(helper: &str, registry: &str) -> Result<Option<Credentials>> 
         Err(e) => return Err(failed(e.to_string())),
     };
     if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(server.as_bytes())
-            .map_err(|e| failed(format!("writing the server name: {e}")))?;
+        // A helper that exits without reading its stdin is not an error here.
+        let _ = stdin.write_all(server.as_bytes());
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| failed(e.to_string()))?;
-    if !out.status.success() {
-        let said = format!(
-            "{} {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // The protocol's answer for "no entry": not an error, just nothing here.
-        if said.to_ascii_lowercase().contains("credentials not found") {
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(pipe) = pipe {
+                let _ = pipe.take(1 << 20).read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| failed(e.to_string()))? {
+            break status;
+        }
+        if started.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(failed(format!(
+                "no answer within {timeout:?} (--stall-timeout); killed"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out_stdout = stdout.join().unwrap_or_default();
+    let out_stderr = stderr.join().unwrap_or_default();
+    if !status.success() {
+        // The protocol's answer for "no entry", on stdout: not an error, just nothing here.
+        let said = String::from_utf8_lossy(&out_stdout).to_ascii_lowercase();
+        let complained = String::from_utf8_lossy(&out_stderr);
+        if said.contains("credentials not found")
+            || complained
+                .to_ascii_lowercase()
+                .contains("credentials not found")
+        {
             return Ok(None);
         }
-        let first = said
+        let first = complained
             .trim()
             .lines()
             .next()
             .unwrap_or("")
             .chars()
+            .filter(|c| !c.is_control())
             .take(200)
             .collect::<String>();
-        return Err(failed(format!("'get' failed ({}): {first}", out.status)));
+        return Err(failed(format!(
+            "'get' failed ({status}); its stderr: {first} (its stdout is not shown: it may hold a secret)"
+        )));
     }
+    let out = std::process::Output {
+        status,
+        stdout: out_stdout,
+        stderr: out_stderr,
+    };
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout)
         .map_err(|_| failed("'get' did not print the JSON {\"Username\",\"Secret\"}".into()))?;
     let (Some(user), Some(secret)) = (answer["Username"].as_str(), answer["Secret"].as_str())

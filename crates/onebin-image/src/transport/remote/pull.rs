@@ -7,10 +7,9 @@ use std::io::{self, Cursor, Read};
 use std::sync::{Arc, Mutex};
 
 use oci_spec::image::{Descriptor, MediaType};
-use reqwest::blocking::Response;
 use reqwest::header::{ACCEPT, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 
-use super::client::{header, Client, Repository};
+use super::client::{header, Client, Reply, Repository};
 use crate::digest::{ensure_supported, sha256_digest};
 use crate::manifest::{is_index_media_type, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST};
 use crate::mutate::{OCI_INDEX, OCI_MANIFEST};
@@ -212,7 +211,7 @@ struct BlobReader<'a> {
     what: String,
     size: u64,
     offset: u64,
-    response: Option<Response>,
+    response: Option<Reply>,
     cuts: u32,
 }
 
