@@ -15,6 +15,7 @@ pub mod mutate;
 pub mod options;
 pub mod platform;
 pub mod reference;
+pub mod scratch;
 pub mod source;
 pub mod tar_limit;
 pub mod transport;

@@ -173,10 +173,7 @@ impl LayerIndex {
 }
 
 fn capture(entry: &mut impl Read, dir: &Path) -> io::Result<Capture> {
-    let file = tempfile::Builder::new()
-        .prefix(".onebin-")
-        .suffix(".part")
-        .tempfile_in(dir)?;
+    let file = onebin_image::scratch::part_file_in(dir)?;
     let mut writer = DigestWriter::new(BufWriter::with_capacity(256 << 10, file));
     io::copy(entry, &mut writer)?;
     let (buffered, sha256, size) = writer.finish();

@@ -44,7 +44,10 @@ enum Command {
 fn main() -> ExitCode {
     let outcome = match Cli::try_parse() {
         Ok(cli) => run(cli).unwrap_or_else(|e| {
-            eprintln!("onebin: error: {e:#}");
+            eprintln!(
+                "onebin: error: {}",
+                onebin::registry::redact_userinfo(&format!("{e:#}"))
+            );
             Outcome::Error
         }),
         Err(e) => {

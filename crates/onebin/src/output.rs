@@ -41,7 +41,12 @@ pub fn render_name(template: &str, name: &str, platform: &Platform) -> Result<St
         rest = &rest[start + len + 1..];
     }
     out.push_str(rest);
-    if out.is_empty() || out == "." || out == ".." || out.contains('/') || out.contains('\0') {
+    if out.is_empty()
+        || out == "."
+        || out == ".."
+        || out.contains('/')
+        || out.contains(char::is_control)
+    {
         bail!("--name '{template}' gives '{out}' for {platform}, which is not a plain file name");
     }
     Ok(out)
@@ -60,6 +65,7 @@ impl OutputDir {
         let created = !path.exists();
         fs::create_dir_all(path)
             .with_context(|| format!("creating output directory {}", path.display()))?;
+        onebin_image::scratch::remove_stale(path);
         Ok(OutputDir {
             path: path.to_path_buf(),
             created,
@@ -111,10 +117,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".onebin-")
-        .suffix(".part")
-        .tempfile_in(dir)
+    let mut tmp = onebin_image::scratch::part_file_in(dir)
         .with_context(|| format!("writing {}", path.display()))?;
     tmp.write_all(bytes)
         .with_context(|| format!("writing {}", path.display()))?;

@@ -69,3 +69,45 @@ impl RegistryArgs {
         })
     }
 }
+
+/// Hides `user:password@` in a message: a reference typed with credentials in
+/// it (`docker://bob:secret@host/app`) is echoed by the errors about it. The
+/// `@` of a digest (`app@sha256:…`) is left alone.
+pub fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for (at, _) in text.match_indices('@') {
+        let after = &text[at + 1..];
+        if after.starts_with("sha256:") || after.starts_with("sha512:") || at < from {
+            continue;
+        }
+        let start = text[from..at]
+            .rfind(|c: char| c.is_whitespace() || "'\"/([<,=".contains(c))
+            .map_or(from, |i| from + i + 1);
+        if text[start..at].contains(':') {
+            out.push_str(&text[from..start]);
+            out.push_str("***");
+            from = at;
+        }
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_userinfo;
+
+    #[test]
+    fn user_and_password_are_hidden_digests_are_not() {
+        assert_eq!(
+            redact_userinfo("invalid image reference 'docker://bob:hunter2@host:5000/app:v1'"),
+            "invalid image reference 'docker://***@host:5000/app:v1'"
+        );
+        assert_eq!(
+            redact_userinfo("bob:pw@host/app and app:v1@sha256:abc"),
+            "***@host/app and app:v1@sha256:abc"
+        );
+        assert_eq!(redact_userinfo("no secrets @ all"), "no secrets @ all");
+    }
+}

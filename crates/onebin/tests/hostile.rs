@@ -491,3 +491,85 @@ fn a_credential_helper_that_hangs_is_killed_and_one_that_fails_is_not_quoted() {
         assert!(!err.contains("s3cr3t"), "{store}: {err}");
     }
 }
+
+#[test]
+fn small_ones_are_refused_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(&dir.path().join("image"));
+    let layer = LayerBuilder::new().file("app", b"app", 0o755).tar();
+    let image = layout.image("linux/amd64", &[(layer, Compression::Gzip)]);
+    layout.set_root(&layout.index(&[image]), "v1");
+    let image = layout.reference("v1");
+    let out_dir = dir.path().join("dist");
+    let cases: [(&[&str], &str); 3] = [
+        (&["--checksums", "../x"], "--checksums '../x' leaves --out"),
+        (
+            &["--name", "checksums.txt"],
+            "gives 'checksums.txt' for linux/amd64, the checksums file's name",
+        ),
+        (&["--name", "app\n{os}"], "not a plain file name"),
+    ];
+    for (extra, expect) in cases {
+        let mut args = vec!["extract", &image, "--path", "/app", "--out", s(&out_dir)];
+        args.extend_from_slice(extra);
+        let out = onebin(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(expect), "{extra:?}: {err}");
+        assert!(!out_dir.exists() && !dir.path().join("x").exists());
+    }
+
+    let hello = example_binary(&dir.path().join("bin"));
+    let binary = dir.path().join("hello");
+    std::fs::write(&binary, hello).unwrap();
+    let out = onebin(&[
+        "package",
+        "--binary",
+        &format!("linux/amd64={}", s(&binary)),
+        "--path",
+        "/usr/local/bin/",
+        "--dest",
+        &format!("oci:{}:v1", s(&dir.path().join("packaged"))),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--path '/usr/local/bin/' ends with '/'"),
+        "{err}"
+    );
+
+    let out = onebin(&["inspect", "docker://bob:hunter2@127.0.0.1:9/app:v1"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("***@127.0.0.1:9") && !err.contains("hunter2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_later_run_removes_what_a_killed_run_left_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("dist");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    // A process that has exited: its id names no running process now.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let dead = gone.id();
+    let stale = out_dir.join(format!(".onebin-{dead}-AbCdEf.part"));
+    std::fs::write(&stale, b"half a binary").unwrap();
+    let live = out_dir.join(format!(".onebin-{}-AbCdEf.part", std::process::id()));
+    std::fs::write(&live, b"another run's, still going").unwrap();
+    let out = onebin(&[
+        "extract",
+        &format!("oci:{EXAMPLE}"),
+        "--path",
+        "/usr/local/bin/hello",
+        "--out",
+        s(&out_dir),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stale.exists(), "the dead run's .part file is still there");
+    assert!(live.exists(), "a running process's file was removed");
+}

@@ -94,8 +94,8 @@ pub(super) fn write(
         index: set.index,
         base: set.base,
     };
-    let staging =
-        tempfile::tempdir().map_err(|e| Error::invalid(format!("a temporary directory: {e}")))?;
+    let staging = crate::scratch::temp_dir()
+        .map_err(|e| Error::invalid(format!("a temporary directory: {e}")))?;
     let archive = staging.path().join("image.tar");
     docker_archive::write_archive(
         &archive,

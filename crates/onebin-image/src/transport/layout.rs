@@ -197,10 +197,8 @@ fn write_dir(dir: &Path, tag: Option<&str>, set: &WriteSet) -> Result<()> {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".onebin-layout-")
-            .tempdir_in(parent)
-            .map_err(|e| Error::io(parent, e))?;
+        crate::scratch::remove_stale(parent);
+        let tmp = crate::scratch::dir_in(parent).map_err(|e| Error::io(parent, e))?;
         Some(tmp)
     };
     let target: &Path = staging.as_ref().map_or(dir, |s| s.path());
@@ -326,11 +324,8 @@ pub(crate) fn write_tar_atomic(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".onebin-")
-        .suffix(".part")
-        .tempfile_in(parent)
-        .map_err(|e| Error::io(parent, e))?;
+    crate::scratch::remove_stale(parent);
+    let tmp = crate::scratch::part_file_in(parent).map_err(|e| Error::io(parent, e))?;
     let failed = |e: std::io::Error| Error::io(file, e);
     let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, tmp));
     for dir in dirs {

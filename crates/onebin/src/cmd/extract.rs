@@ -108,6 +108,17 @@ pub fn extract(
         .and_then(|n| n.to_str())
         .ok_or_else(|| anyhow!("--path '{}' does not name a file", request.path))?
         .to_string();
+    if request.checksums.is_relative()
+        && request
+            .checksums
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        bail!(
+            "--checksums '{}' leaves --out: a relative path must stay inside it",
+            request.checksums.display()
+        );
+    }
     let mut names = Vec::new();
     let mut taken: HashMap<String, &PlatformImage> = HashMap::new();
     for image in &images {
@@ -127,6 +138,13 @@ pub fn extract(
                 "--name '{}' gives '{name}' for platforms {} and {}; add {{os}}, {{arch}} and {{_variant}}",
                 request.name_template,
                 other.platform,
+                image.platform
+            );
+        }
+        if request.checksums.is_relative() && Path::new(&name) == request.checksums {
+            bail!(
+                "--name '{}' gives '{name}' for {}, the checksums file's name; choose another --name or --checksums",
+                request.name_template,
                 image.platform
             );
         }

@@ -180,7 +180,7 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
         &packaged,
         request.daemon_platform.as_ref(),
     )?;
-    let scratch_check = tempfile::tempdir().context("a temporary directory")?;
+    let scratch_check = onebin_image::scratch::temp_dir().context("a temporary directory")?;
     for input in &inputs {
         check_runs_on_base(
             input,
@@ -300,6 +300,12 @@ impl Report for PackageReport {
 }
 
 fn clean_image_path(path: &str) -> Result<String> {
+    if path.len() > 1 && path.ends_with('/') {
+        bail!(
+            "--path '{path}' ends with '/': name the file, e.g. {}app (a directory of the base must not become a file)",
+            path
+        );
+    }
     let trimmed = path.trim_end_matches('/');
     if !trimmed.starts_with('/')
         || trimmed
@@ -433,7 +439,7 @@ fn verify_readback(
         std::slice::from_ref(platform),
         &source.name(),
     )?;
-    let scratch = tempfile::tempdir().context("a temporary directory")?;
+    let scratch = onebin_image::scratch::temp_dir().context("a temporary directory")?;
     let found = find_file(source.as_ref(), &images[0], path, scratch.path(), &|_| {})
         .map_err(|e| anyhow!("reading back {reference}: platform {platform}: {e}"))?;
     if found.content.sha256 != sha256 {

@@ -203,7 +203,7 @@ pub fn verify(
     } else {
         select_platforms(all, platforms, &source.name())?
     };
-    let scratch = tempfile::tempdir()?;
+    let scratch = onebin_image::scratch::temp_dir()?;
     let image_path = format!("/{}", path.trim_start_matches('/'));
     let image_binaries: Vec<ImageBinary> = images
         .iter()
