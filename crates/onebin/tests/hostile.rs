@@ -573,3 +573,54 @@ fn a_later_run_removes_what_a_killed_run_left_behind() {
     assert!(!stale.exists(), "the dead run's .part file is still there");
     assert!(live.exists(), "a running process's file was removed");
 }
+
+#[test]
+fn concurrent_package_runs_into_one_layout_keep_every_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let hello = example_binary(&dir.path().join("bin"));
+    let binary = dir.path().join("hello");
+    std::fs::write(&binary, hello).unwrap();
+    let layout = dir.path().join("layout");
+    let package = |tag: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_onebin"))
+            .args([
+                "package",
+                "--binary",
+                &format!("linux/amd64={}", s(&binary)),
+                "--path",
+                "/app",
+                "--label",
+                &format!("tag={tag}"),
+                "--dest",
+                &format!("oci:{}:{tag}", s(&layout)),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Runs into a fresh destination, then into the existing layout, all at once.
+    let tags: Vec<String> = (0..12).map(|i| format!("t{i}")).collect();
+    let children: Vec<_> = tags.iter().map(|t| package(t)).collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let mut found: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    found.sort();
+    let mut want = tags.clone();
+    want.sort();
+    assert_eq!(found, want);
+}

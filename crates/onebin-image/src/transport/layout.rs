@@ -228,17 +228,40 @@ fn write_dir(dir: &Path, tag: Option<&str>, set: &WriteSet) -> Result<()> {
                 .unwrap_or_else(|_| Err(Error::invalid("a blob writer panicked")))
         })
     })?;
-    let existing = std::fs::read(target.join("index.json")).ok();
-    let index = updated_index_json(existing.as_deref(), set, tag)?;
-    write_file_atomic(&target.join("index.json"), &index)?;
+    {
+        // Another writer may be adding its tag to the same layout: index.json's
+        // read-modify-write happens under an advisory lock, as containers/image
+        // takes it (`index.json.lock`).
+        let _lock = lock_index(target)?;
+        let existing = std::fs::read(target.join("index.json")).ok();
+        let index = updated_index_json(existing.as_deref(), set, tag)?;
+        write_file_atomic(&target.join("index.json"), &index)?;
+    }
     if let Some(staging) = staging {
         let staged = staging.keep();
-        std::fs::rename(&staged, dir).map_err(|e| {
+        if let Err(e) = std::fs::rename(&staged, dir) {
             let _ = std::fs::remove_dir_all(&staged);
-            Error::io(dir, e)
-        })?;
+            // Another run created the layout meanwhile: add to it instead.
+            if dir.join("oci-layout").is_file() {
+                return write_dir(dir, tag, set);
+            }
+            return Err(Error::io(dir, e));
+        }
     }
     Ok(())
+}
+
+/// An exclusive advisory lock on a layout's `index.json.lock`, held until dropped.
+fn lock_index(layout: &Path) -> Result<std::fs::File> {
+    let path = layout.join("index.json.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    file.lock().map_err(|e| Error::io(&path, e))?;
+    Ok(file)
 }
 
 /// Writes one blob under `blobs/sha256`, through a temporary file.
