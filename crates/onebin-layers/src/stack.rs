@@ -165,10 +165,32 @@ fn scan(
     progress: Progress,
 ) -> Result<LayerIndex, ReadError> {
     let raw = source.open_blob(desc).map_err(ReadError::Blob)?;
-    let counted = Counting {
+    let mut counted = Counting {
         inner: raw,
         progress,
     };
+    let result = scan_stream(&mut counted, desc, diff_id, wanted, capture_dir);
+    if result.is_err() {
+        // A blob that was tampered with breaks the gzip or tar stream before
+        // its end, where the digest is checked: read on to the end, and when
+        // the digest is what is wrong, say that rather than what the bytes
+        // happened to look like.
+        if let Err(e) = io::copy(&mut counted, &mut io::sink()) {
+            if e.kind() == io::ErrorKind::InvalidData {
+                return Err(ReadError::Stream(e));
+            }
+        }
+    }
+    result
+}
+
+fn scan_stream(
+    counted: &mut (impl Read + Send),
+    desc: &Descriptor,
+    diff_id: &str,
+    wanted: &HashSet<String>,
+    capture_dir: &Path,
+) -> Result<LayerIndex, ReadError> {
     let (_, tar_stream) = decompress(counted).map_err(ReadError::Stream)?;
     let same_bytes = desc.digest().to_string() == diff_id;
     let mut hashed = HashingReader::new(tar_stream, !same_bytes);

@@ -624,3 +624,37 @@ fn concurrent_package_runs_into_one_layout_keep_every_tag() {
     want.sort();
     assert_eq!(found, want);
 }
+
+#[test]
+fn a_tampered_layer_is_reported_as_a_digest_mismatch_not_as_broken_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(&dir.path().join("image"));
+    let layer = LayerBuilder::new().file("app", b"app", 0o755).tar();
+    for compression in [Compression::None, Compression::Gzip] {
+        let image = layout.image("linux/amd64", &[(layer.clone(), compression)]);
+        layout.set_root(&layout.index(&[image.clone()]), "v1");
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(layout.blob_path(&image)).unwrap()).unwrap();
+        let blob = layout.blob_path(&manifest["layers"][0]);
+        let mut bytes = std::fs::read(&blob).unwrap();
+        // Flip bytes early in the stream: the tar header or the deflate data breaks first.
+        for b in &mut bytes[12..40] {
+            *b ^= 0x5a;
+        }
+        std::fs::write(&blob, &bytes).unwrap();
+        let out = onebin(&[
+            "extract",
+            &layout.reference("v1"),
+            "--path",
+            "/app",
+            "--out",
+            s(&dir.path().join("dist")),
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("content does not match its digest") && !err.contains("broken tar"),
+            "{compression:?}: {err}"
+        );
+    }
+}
