@@ -171,16 +171,7 @@ fn control_characters_in_platform_strings_are_refused() {
     image["platform"]["variant"] = json!(forged);
     layout.set_root(&layout.index(&[image]), "v1");
     let out_dir = dir.path().join("dist");
-    let out = onebin(&[
-        "extract",
-        &layout.reference("v1"),
-        "--path",
-        "/app",
-        "--out",
-        s(&out_dir),
-    ]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = extract_fails(&layout.reference("v1"), "/app", &out_dir);
     assert!(
         err.contains(r#""v8\n0000"#),
         "escaped in the message: {err}"
@@ -198,16 +189,7 @@ fn an_image_listing_one_platform_twice_says_so() {
     let one = layout.image("linux/amd64", &[(a, Compression::Gzip)]);
     let two = layout.image("linux/amd64", &[(b, Compression::Gzip)]);
     layout.set_root(&layout.index(&[one, two]), "v1");
-    let out = onebin(&[
-        "extract",
-        &layout.reference("v1"),
-        "--path",
-        "/app",
-        "--out",
-        s(&dir.path().join("dist")),
-    ]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = extract_fails(&layout.reference("v1"), "/app", &dir.path().join("dist"));
     assert!(
         err.contains("lists platform linux/amd64 twice") && err.contains("--platform"),
         "{err}"
@@ -642,16 +624,7 @@ fn a_tampered_layer_is_reported_as_a_digest_mismatch_not_as_broken_bytes() {
             *b ^= 0x5a;
         }
         std::fs::write(&blob, &bytes).unwrap();
-        let out = onebin(&[
-            "extract",
-            &layout.reference("v1"),
-            "--path",
-            "/app",
-            "--out",
-            s(&dir.path().join("dist")),
-        ]);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{err}");
+        let err = extract_fails(&layout.reference("v1"), "/app", &dir.path().join("dist"));
         assert!(
             err.contains("content does not match its digest") && !err.contains("broken tar"),
             "{compression:?}: {err}"
