@@ -158,7 +158,8 @@ fn an_index_of_thousands_of_platforms_is_read_with_bounded_memory() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(list_files(&out_dir).len(), 2001);
-    assert!(rss < 150 * MIB, "peak RSS {} MiB", rss / MIB);
+    // A thread per platform took about 100 MiB here; a worker per core, about 25.
+    assert!(rss < 60 * MIB, "peak RSS {} MiB", rss / MIB);
 }
 
 #[test]
