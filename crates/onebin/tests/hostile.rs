@@ -615,7 +615,7 @@ fn a_tampered_layer_is_reported_as_a_digest_mismatch_not_as_broken_bytes() {
     let layer = LayerBuilder::new().file("app", b"app", 0o755).tar();
     for compression in [Compression::None, Compression::Gzip] {
         let image = layout.image("linux/amd64", &[(layer.clone(), compression)]);
-        layout.set_root(&layout.index(&[image.clone()]), "v1");
+        layout.set_root(&layout.index(std::slice::from_ref(&image)), "v1");
         let manifest: Value =
             serde_json::from_slice(&std::fs::read(layout.blob_path(&image)).unwrap()).unwrap();
         let blob = layout.blob_path(&manifest["layers"][0]);
