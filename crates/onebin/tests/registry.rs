@@ -15,18 +15,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use support::{run, s, stderr, stdout};
+use support::{binary_args, run, s, skopeo, stderr, stdout, strs, EXAMPLE_IMAGE};
 
 const HELLO: &str = "/usr/local/bin/hello";
 const USER: &str = "onebin-tester";
 const PASSWORD: &str = "s3cret-Pa55word-never-printed";
-
-fn example() -> String {
-    format!(
-        "oci:{}",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello/image")
-    )
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -110,58 +103,44 @@ fn fails(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> String {
     stderr(&out)
 }
 
-/// The example's binaries, as CI would have built them.
-fn binaries(tmp: &Path) -> (PathBuf, PathBuf) {
-    let bin = tmp.join("bin");
-    ok(
-        &[
-            "extract",
-            &example(),
-            "--path",
-            HELLO,
-            "--out",
-            s(&bin),
-            "--quiet",
-        ],
-        &[],
-        None,
-    );
-    (bin.join("hello_linux_amd64"), bin.join("hello_linux_arm64"))
-}
-
-fn package_args(amd64: &Path, arm64: &Path, dest: &str) -> Vec<String> {
-    vec![
-        "package".into(),
-        "--binary".into(),
-        format!("linux/amd64={}", amd64.display()),
-        "--binary".into(),
-        format!("linux/arm64={}", arm64.display()),
-        "--path".into(),
-        HELLO.into(),
-        "--dest".into(),
-        dest.into(),
+/// `extract IMAGE --path HELLO --out OUT --quiet`.
+fn extract_args<'a>(image: &'a str, out: &'a Path) -> [&'a str; 7] {
+    [
+        "extract",
+        image,
+        "--path",
+        HELLO,
+        "--out",
+        s(out),
+        "--quiet",
     ]
 }
 
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
+/// A temp dir with the example's binaries in it, as CI would have built
+/// them: (the dir, amd64, arm64).
+fn binaries() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    ok(&extract_args(EXAMPLE_IMAGE, &bin), &[], None);
+    let (amd64, arm64) = (bin.join("hello_linux_amd64"), bin.join("hello_linux_arm64"));
+    (tmp, amd64, arm64)
+}
+
+/// `package` of the two binaries to HELLO in `dest`, then `extra`.
+fn package_args(amd64: &Path, arm64: &Path, dest: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["package".to_string()];
+    args.extend(binary_args(&[
+        ("linux/amd64", amd64),
+        ("linux/arm64", arm64),
+    ]));
+    args.extend(["--path", HELLO, "--dest", dest].map(String::from));
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
 }
 
 /// Extracts HELLO from `image` into `out` and returns the amd64 and arm64 bytes.
 fn extract_both(image: &str, out: &Path, env: &[(&str, &str)]) -> (Vec<u8>, Vec<u8>) {
-    ok(
-        &[
-            "extract",
-            image,
-            "--path",
-            HELLO,
-            "--out",
-            s(out),
-            "--quiet",
-        ],
-        env,
-        None,
-    );
+    ok(&extract_args(image, out), env, None);
     (
         std::fs::read(out.join("hello_linux_amd64")).unwrap(),
         std::fs::read(out.join("hello_linux_arm64")).unwrap(),
@@ -170,6 +149,25 @@ fn extract_both(image: &str, out: &Path, env: &[(&str, &str)]) -> (Vec<u8>, Vec<
 
 fn sha256_of(bytes: &[u8]) -> String {
     format!("sha256:{}", support::sha256_hex(bytes))
+}
+
+/// The digest of what skopeo reads for `image` (`inspect --raw`, over plain
+/// HTTP), as USER when `authenticated`.
+fn skopeo_digest(image: &str, authenticated: bool) -> String {
+    let creds = format!("{USER}:{PASSWORD}");
+    let mut args = vec!["inspect", "--tls-verify=false", "--raw"];
+    if authenticated {
+        args.extend(["--creds", &creds]);
+    }
+    args.push(image);
+    sha256_of(&run(Command::new("skopeo").args(args)).stdout)
+}
+
+/// USER's credentials for `host`, as Docker's config.json and containers'
+/// auth.json both write them.
+fn auths(host: &str) -> String {
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    json!({"auths": {host: {"auth": auth}}}).to_string()
 }
 
 // ---------------------------------------------------------------- the registry
@@ -266,6 +264,13 @@ impl Tls {
 impl Registry {
     fn start(auth: Auth) -> Option<Registry> {
         Self::start_with(auth, None)
+    }
+
+    /// Anonymous, over TLS with a certificate authority made in `certs`.
+    fn start_tls(certs: &Path) -> Option<(Registry, Tls)> {
+        let tls = Tls::make(certs)?;
+        let registry = Self::start_with(Auth::Anonymous, Some(&tls))?;
+        Some((registry, tls))
     }
 
     /// With `tls`, the registry listens on 127.0.0.2 (which onebin reaches
@@ -760,14 +765,17 @@ fn anonymous_push_pull_and_skopeo_both_ways() {
     let Some(registry) = Registry::start(Auth::Anonymous) else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let (amd64, arm64) = binaries(tmp.path());
+    let (tmp, amd64, arm64) = binaries();
 
     // The same inputs give the same index in a layout and in the registry.
     let layout = format!("oci:{}:v1", tmp.path().join("layout").display());
-    let local = json_ok(&strs(&package_args(&amd64, &arm64, &layout)), &[], None);
+    let local = json_ok(
+        &strs(&package_args(&amd64, &arm64, &layout, &[])),
+        &[],
+        None,
+    );
     let dest = registry.image("team/hello:v1");
-    let pushed = json_ok(&strs(&package_args(&amd64, &arm64, &dest)), &[], None);
+    let pushed = json_ok(&strs(&package_args(&amd64, &arm64, &dest, &[])), &[], None);
     let digest = pushed["digest"].as_str().unwrap().to_string();
     assert_eq!(digest, local["digest"].as_str().unwrap());
     assert_eq!(
@@ -783,7 +791,7 @@ fn anonymous_push_pull_and_skopeo_both_ways() {
     assert_eq!(pushed["verified"], true);
 
     // Again: every blob is there already.
-    let again = json_ok(&strs(&package_args(&amd64, &arm64, &dest)), &[], None);
+    let again = json_ok(&strs(&package_args(&amd64, &arm64, &dest, &[])), &[], None);
     assert_eq!(again["push"]["blobs_uploaded"], 0, "{again:#}");
     assert_eq!(again["digest"], digest.as_str());
 
@@ -827,24 +835,17 @@ fn anonymous_push_pull_and_skopeo_both_ways() {
         return;
     }
     // skopeo reads what onebin pushed: same digest, same bytes.
-    let raw =
-        run(Command::new("skopeo").args(["inspect", "--tls-verify=false", "--raw", &dest])).stdout;
-    assert_eq!(sha256_of(&raw), digest);
-    let policy = tmp.path().join("policy.json");
-    std::fs::write(
-        &policy,
-        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
-    )
-    .unwrap();
+    assert_eq!(skopeo_digest(&dest, false), digest);
     let copied = tmp.path().join("skopeo-copy");
-    run(Command::new("skopeo").arg("--policy").arg(&policy).args([
-        "copy",
-        "--quiet",
-        "--all",
-        "--src-tls-verify=false",
-        &dest,
-        &format!("oci:{}:v1", copied.display()),
-    ]));
+    skopeo::copy(
+        tmp.path(),
+        &[
+            "--all",
+            "--src-tls-verify=false",
+            &dest,
+            &format!("oci:{}:v1", copied.display()),
+        ],
+    );
     let (a2, b2) = extract_both(
         &format!("oci:{}:v1", copied.display()),
         &tmp.path().join("dist2"),
@@ -854,27 +855,25 @@ fn anonymous_push_pull_and_skopeo_both_ways() {
 
     // skopeo pushes, onebin pulls: same digest, same bytes as from the layout.
     let base = registry.image("base:v1");
-    run(Command::new("skopeo").arg("--policy").arg(&policy).args([
-        "copy",
-        "--quiet",
-        "--all",
-        "--dest-tls-verify=false",
-        &example(),
-        &base,
-    ]));
-    let raw =
-        run(Command::new("skopeo").args(["inspect", "--tls-verify=false", "--raw", &base])).stdout;
+    skopeo::copy(
+        tmp.path(),
+        &["--all", "--dest-tls-verify=false", EXAMPLE_IMAGE, &base],
+    );
     assert_eq!(
         json_ok(&["inspect", &base], &[], None)["digest"],
-        sha256_of(&raw).as_str()
+        skopeo_digest(&base, false).as_str()
     );
     let from_registry = extract_both(&base, &tmp.path().join("dist3"), &[]);
-    let from_layout = extract_both(&example(), &tmp.path().join("dist4"), &[]);
+    let from_layout = extract_both(EXAMPLE_IMAGE, &tmp.path().join("dist4"), &[]);
     assert_eq!(from_registry, from_layout);
 
     // A base in the same registry: its layers are mounted, not uploaded.
-    let mut args = package_args(&amd64, &arm64, &registry.image("app:v1"));
-    args.extend(["--base".into(), base.clone()]);
+    let args = package_args(
+        &amd64,
+        &arm64,
+        &registry.image("app:v1"),
+        &["--base", &base],
+    );
     let pushed = json_ok(&strs(&args), &[], None);
     assert!(
         pushed["push"]["blobs_mounted"].as_u64().unwrap() >= 1,
@@ -888,13 +887,12 @@ fn basic_auth_from_every_credential_source() {
     let Some(registry) = Registry::start(Auth::Htpasswd) else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let (amd64, arm64) = binaries(tmp.path());
+    let (tmp, amd64, arm64) = binaries();
     let dest = registry.image("private/hello:v1");
     let host = registry.host();
 
     // Anonymous: a clear 401 naming the scope and what to check.
-    let err = fails(&strs(&package_args(&amd64, &arm64, &dest)), &[], None);
+    let err = fails(&strs(&package_args(&amd64, &arm64, &dest, &[])), &[], None);
     assert!(err.contains("401"), "{err}");
     assert!(err.contains("repository:private/hello:pull,push"), "{err}");
     assert!(
@@ -903,8 +901,12 @@ fn basic_auth_from_every_credential_source() {
     );
 
     // --username with --password-stdin.
-    let mut args = package_args(&amd64, &arm64, &dest);
-    args.extend(["--username".into(), USER.into(), "--password-stdin".into()]);
+    let args = package_args(
+        &amd64,
+        &arm64,
+        &dest,
+        &["--username", USER, "--password-stdin"],
+    );
     let pushed = json_ok(&strs(&args), &[], Some(&format!("{PASSWORD}\n")));
     assert_eq!(pushed["push"]["digests_match"], true);
     let digest = pushed["digest"].as_str().unwrap().to_string();
@@ -923,16 +925,11 @@ fn basic_auth_from_every_credential_source() {
             digest.as_str()
         );
     };
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
 
     // Docker's config.json `auths`.
     let docker = tmp.path().join("docker");
     std::fs::create_dir_all(&docker).unwrap();
-    std::fs::write(
-        docker.join("config.json"),
-        json!({"auths": {host.clone(): {"auth": auth}}}).to_string(),
-    )
-    .unwrap();
+    std::fs::write(docker.join("config.json"), auths(&host)).unwrap();
     inspect_with(&[("DOCKER_CONFIG", s(&docker))]);
 
     // `credHelpers` through the real docker-credential-* protocol.
@@ -974,11 +971,7 @@ fn basic_auth_from_every_credential_source() {
 
     // REGISTRY_AUTH_FILE, and containers' auth.json under XDG_RUNTIME_DIR.
     let auth_file = tmp.path().join("auth.json");
-    std::fs::write(
-        &auth_file,
-        json!({"auths": {host.clone(): {"auth": auth}}}).to_string(),
-    )
-    .unwrap();
+    std::fs::write(&auth_file, auths(&host)).unwrap();
     inspect_with(&[("REGISTRY_AUTH_FILE", s(&auth_file))]);
     let runtime = tmp.path().join("run");
     std::fs::create_dir_all(runtime.join("containers")).unwrap();
@@ -997,16 +990,7 @@ fn basic_auth_from_every_credential_source() {
     let (a, _) = extract_both(&dest, &dist, &[("DOCKER_CONFIG", s(&docker))]);
     assert_eq!(a, std::fs::read(&amd64).unwrap());
     if support::require("skopeo") {
-        let raw = run(Command::new("skopeo").args([
-            "inspect",
-            "--tls-verify=false",
-            "--raw",
-            "--creds",
-            &format!("{USER}:{PASSWORD}"),
-            &dest,
-        ]))
-        .stdout;
-        assert_eq!(sha256_of(&raw), digest);
+        assert_eq!(skopeo_digest(&dest, true), digest);
     }
 }
 
@@ -1018,27 +1002,25 @@ fn bearer_token_flow_with_the_registrys_token_auth() {
     let Some(registry) = Registry::start(Auth::Token(&tokens)) else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let (amd64, arm64) = binaries(tmp.path());
+    let (tmp, amd64, arm64) = binaries();
     let dest = registry.image("team/app:v1");
     let docker = tmp.path().join("docker");
     std::fs::create_dir_all(&docker).unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
-    std::fs::write(
-        docker.join("config.json"),
-        json!({"auths": {registry.host(): {"auth": auth}}}).to_string(),
-    )
-    .unwrap();
+    std::fs::write(docker.join("config.json"), auths(&registry.host())).unwrap();
     let creds = [("DOCKER_CONFIG", s(&docker))];
 
     // Anonymous: the token grants nothing, and the error says which scope it asked for.
-    let err = fails(&strs(&package_args(&amd64, &arm64, &dest)), &[], None);
+    let err = fails(&strs(&package_args(&amd64, &arm64, &dest, &[])), &[], None);
     assert!(
         err.contains("401") && err.contains("repository:team/app:pull,push"),
         "{err}"
     );
 
-    let pushed = json_ok(&strs(&package_args(&amd64, &arm64, &dest)), &creds, None);
+    let pushed = json_ok(
+        &strs(&package_args(&amd64, &arm64, &dest, &[])),
+        &creds,
+        None,
+    );
     assert_eq!(pushed["push"]["digests_match"], true);
     let digest = pushed["digest"].as_str().unwrap().to_string();
     assert!(
@@ -1069,16 +1051,7 @@ fn bearer_token_flow_with_the_registrys_token_auth() {
     );
 
     if support::require("skopeo") {
-        let raw = run(Command::new("skopeo").args([
-            "inspect",
-            "--tls-verify=false",
-            "--raw",
-            "--creds",
-            &format!("{USER}:{PASSWORD}"),
-            &dest,
-        ]))
-        .stdout;
-        assert_eq!(sha256_of(&raw), digest);
+        assert_eq!(skopeo_digest(&dest, true), digest);
     }
 }
 
@@ -1090,12 +1063,16 @@ fn docker_engine_pulls_runs_and_pushes() {
     let Some(registry) = Registry::start(Auth::Anonymous) else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let (amd64, arm64) = binaries(tmp.path());
+    let (tmp, amd64, arm64) = binaries();
     let repo = format!("onebin-registry-test-{}", std::process::id());
     let name = format!("{}/{repo}:v1", registry.host());
     let pushed = json_ok(
-        &strs(&package_args(&amd64, &arm64, &format!("docker://{name}"))),
+        &strs(&package_args(
+            &amd64,
+            &arm64,
+            &format!("docker://{name}"),
+            &[],
+        )),
         &[],
         None,
     );
@@ -1134,15 +1111,7 @@ fn docker_engine_pulls_runs_and_pushes() {
     assert_eq!(report["digest"], pushed_digest.as_str());
     let out = tmp.path().join("dist");
     ok(
-        &[
-            "extract",
-            &format!("docker://{from_docker}"),
-            "--path",
-            HELLO,
-            "--out",
-            s(&out),
-            "--quiet",
-        ],
+        &extract_args(&format!("docker://{from_docker}"), &out),
         &[],
         None,
     );
@@ -1166,8 +1135,7 @@ fn faults_are_retried_or_fail_cleanly() {
         return;
     };
     let proxy = FaultProxy::start(registry.port);
-    let tmp = tempfile::tempdir().unwrap();
-    let (amd64, arm64) = binaries(tmp.path());
+    let (tmp, amd64, arm64) = binaries();
 
     // 500s, a 429 with Retry-After and a dropped upload on the way: the push succeeds.
     proxy.set(|f| {
@@ -1177,7 +1145,7 @@ fn faults_are_retried_or_fail_cleanly() {
     });
     let dest = proxy.image("faults/app:v1");
     let started = Instant::now();
-    let pushed = json_ok(&strs(&package_args(&amd64, &arm64, &dest)), &[], None);
+    let pushed = json_ok(&strs(&package_args(&amd64, &arm64, &dest, &[])), &[], None);
     assert_eq!(pushed["push"]["digests_match"], true);
     assert!(
         started.elapsed() >= Duration::from_secs(1),
@@ -1211,62 +1179,42 @@ fn faults_are_retried_or_fail_cleanly() {
         .to_string();
     proxy.set(|f| f.corrupt = Some(layer.clone()));
     let out = tmp.path().join("corrupt");
-    let err = fails(
-        &[
-            "extract",
-            &dest,
-            "--path",
-            HELLO,
-            "--out",
-            s(&out),
-            "--quiet",
-        ],
-        &[],
-        None,
-    );
+    // Fails, and leaves nothing in --out; the error.
+    let extract_fails = || {
+        let err = fails(&extract_args(&dest, &out), &[], None);
+        assert!(
+            support::list_files(&out).is_empty(),
+            "{:?}",
+            support::list_files(&out)
+        );
+        err
+    };
+    let err = extract_fails();
     // (gzip's own trailer check may speak first; either way the layer is named.)
     assert!(
         err.contains(&layer)
             && (err.contains("corrupt") || err.contains("does not match its digest")),
         "{err}"
     );
-    assert!(
-        support::list_files(&out).is_empty(),
-        "{:?}",
-        support::list_files(&out)
-    );
     let config = report["platforms"][0]["config"]
         .as_str()
         .unwrap()
         .to_string();
     proxy.set(|f| f.corrupt = Some(config.clone()));
-    let err = fails(
-        &[
-            "extract",
-            &dest,
-            "--path",
-            HELLO,
-            "--out",
-            s(&out),
-            "--quiet",
-        ],
-        &[],
-        None,
-    );
+    let err = extract_fails();
     assert!(
         err.contains(&config) && err.contains("does not match its digest"),
         "{err}"
     );
-    assert!(
-        support::list_files(&out).is_empty(),
-        "{:?}",
-        support::list_files(&out)
-    );
     proxy.set(|f| f.corrupt = Some(layer.clone()));
 
     // A corrupt base blob while pushing elsewhere: the push fails, the tag never appears.
-    let mut args = package_args(&amd64, &arm64, &registry.image("faults/bad:v1"));
-    args.extend(["--base".into(), dest.clone()]);
+    let args = package_args(
+        &amd64,
+        &arm64,
+        &registry.image("faults/bad:v1"),
+        &["--base", &dest],
+    );
     let err = fails(&strs(&args), &[], None);
     assert!(err.contains("does not match its digest"), "{err}");
     let err = fails(&["inspect", &registry.image("faults/bad:v1")], &[], None);
@@ -1282,6 +1230,7 @@ fn faults_are_retried_or_fail_cleanly() {
             &amd64,
             &arm64,
             &proxy.image("faults/never:v1"),
+            &[],
         )),
         &[],
         None,
@@ -1298,8 +1247,7 @@ fn large_blobs_go_up_in_chunks_and_come_down_whole() {
         return;
     };
     let proxy = FaultProxy::start(registry.port);
-    let tmp = tempfile::tempdir().unwrap();
-    let (amd64, arm64) = binaries(tmp.path());
+    let (tmp, amd64, arm64) = binaries();
     // The binary with 9 MiB of noise after it: still the same ELF, a layer past one chunk.
     let mut big = std::fs::read(&amd64).unwrap();
     big.extend(support::noise(9, 9 << 20));
@@ -1307,7 +1255,11 @@ fn large_blobs_go_up_in_chunks_and_come_down_whole() {
     std::fs::write(&big_file, &big).unwrap();
     proxy.set(|f| f.drop_next_upload = true);
     let dest = proxy.image("big/app:v1");
-    let pushed = json_ok(&strs(&package_args(&big_file, &arm64, &dest)), &[], None);
+    let pushed = json_ok(
+        &strs(&package_args(&big_file, &arm64, &dest, &[])),
+        &[],
+        None,
+    );
     assert_eq!(pushed["push"]["digests_match"], true);
     let log = proxy.log();
     let patches = log.iter().filter(|l| l.starts_with("PATCH ")).count();
@@ -1318,34 +1270,34 @@ fn large_blobs_go_up_in_chunks_and_come_down_whole() {
     let (a, _) = extract_both(&dest, &tmp.path().join("dist"), &[]);
     assert!(a == big, "the big binary came back different");
     if support::require("skopeo") {
-        let raw =
-            run(Command::new("skopeo").args(["inspect", "--tls-verify=false", "--raw", &dest]))
-                .stdout;
-        assert_eq!(sha256_of(&raw), pushed["digest"].as_str().unwrap());
+        assert_eq!(
+            skopeo_digest(&dest, false),
+            pushed["digest"].as_str().unwrap()
+        );
     }
 }
 
 #[test]
 fn tls_with_a_private_certificate_authority() {
     let certs = tempfile::tempdir().unwrap();
-    let Some(tls) = Tls::make(certs.path()) else {
+    let Some((registry, tls)) = Registry::start_tls(certs.path()) else {
         return;
     };
-    let Some(registry) = Registry::start_with(Auth::Anonymous, Some(&tls)) else {
-        return;
-    };
-    let tmp = tempfile::tempdir().unwrap();
-    let (amd64, arm64) = binaries(tmp.path());
+    let (tmp, amd64, arm64) = binaries();
     let dest = registry.image("tls/hello:v1");
 
     // Without the CA the certificate is not trusted: a clear error, nothing pushed.
-    let refused = fails(&strs(&package_args(&amd64, &arm64, &dest)), &[], None);
+    let refused = fails(&strs(&package_args(&amd64, &arm64, &dest, &[])), &[], None);
     assert!(refused.contains(&registry.host()), "{refused}");
     assert!(refused.to_lowercase().contains("certificate"), "{refused}");
 
     // SSL_CERT_FILE names the CA that signed it, as for curl and Go.
     let trusted = [("SSL_CERT_FILE", tls.ca.to_str().unwrap())];
-    let pushed = json_ok(&strs(&package_args(&amd64, &arm64, &dest)), &trusted, None);
+    let pushed = json_ok(
+        &strs(&package_args(&amd64, &arm64, &dest, &[])),
+        &trusted,
+        None,
+    );
     assert_eq!(pushed["push"]["digests_match"], true, "{pushed:#}");
     let (a, b) = extract_both(&dest, &tmp.path().join("out"), &trusted);
     assert_eq!(
@@ -1416,15 +1368,11 @@ fn tunnel(mut client: TcpStream, seen: &std::sync::Mutex<Vec<String>>) {
 #[test]
 fn https_proxy_and_no_proxy_are_honoured() {
     let certs = tempfile::tempdir().unwrap();
-    let Some(tls) = Tls::make(certs.path()) else {
-        return;
-    };
-    let Some(registry) = Registry::start_with(Auth::Anonymous, Some(&tls)) else {
+    let Some((registry, tls)) = Registry::start_tls(certs.path()) else {
         return;
     };
     let proxy = ConnectProxy::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let (amd64, arm64) = binaries(tmp.path());
+    let (tmp, amd64, arm64) = binaries();
     let dest = registry.image("proxied/hello:v1");
     let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
     let ca = tls.ca.to_str().unwrap();
@@ -1434,7 +1382,11 @@ fn https_proxy_and_no_proxy_are_honoured() {
         ("HTTPS_PROXY", proxy_url.as_str()),
         ("NO_PROXY", ""),
     ];
-    let pushed = json_ok(&strs(&package_args(&amd64, &arm64, &dest)), &through, None);
+    let pushed = json_ok(
+        &strs(&package_args(&amd64, &arm64, &dest, &[])),
+        &through,
+        None,
+    );
     assert_eq!(pushed["push"]["digests_match"], true, "{pushed:#}");
     let tunnels = proxy.targets.lock().unwrap().clone();
     assert!(
