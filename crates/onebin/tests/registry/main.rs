@@ -274,12 +274,8 @@ fn anonymous_push_pull_and_skopeo_both_ways() {
     assert_eq!(from_registry, from_layout);
 
     // A base in the same registry: its layers are mounted, not uploaded.
-    let args = package_args(
-        &amd64,
-        &arm64,
-        &registry.image("app:v1"),
-        &["--base", &base],
-    );
+    let app = registry.image("app:v1");
+    let args = package_args(&amd64, &arm64, &app, &["--base", &base]);
     let pushed = json_ok(&strs(&args), &[], None);
     assert!(
         pushed["push"]["blobs_mounted"].as_u64().unwrap() >= 1,
@@ -535,12 +531,18 @@ impl Drop for Cleanup {
     }
 }
 
+/// An anonymous registry, and a fault proxy in front of it.
+fn registry_behind_fault_proxy() -> Option<(Registry, FaultProxy)> {
+    let registry = Registry::start(Auth::Anonymous)?;
+    let proxy = FaultProxy::start(registry.port);
+    Some((registry, proxy))
+}
+
 #[test]
 fn faults_are_retried_or_fail_cleanly() {
-    let Some(registry) = Registry::start(Auth::Anonymous) else {
+    let Some((registry, proxy)) = registry_behind_fault_proxy() else {
         return;
     };
-    let proxy = FaultProxy::start(registry.port);
     let (tmp, amd64, arm64) = binaries();
 
     // 500s, a 429 with Retry-After and a dropped upload on the way: the push succeeds.
@@ -615,15 +617,11 @@ fn faults_are_retried_or_fail_cleanly() {
     proxy.set(|f| f.corrupt = Some(layer.clone()));
 
     // A corrupt base blob while pushing elsewhere: the push fails, the tag never appears.
-    let args = package_args(
-        &amd64,
-        &arm64,
-        &registry.image("faults/bad:v1"),
-        &["--base", &dest],
-    );
+    let bad = registry.image("faults/bad:v1");
+    let args = package_args(&amd64, &arm64, &bad, &["--base", &dest]);
     let err = fails(&strs(&args), &[], None);
     assert!(err.contains("does not match its digest"), "{err}");
-    let err = fails(&["inspect", &registry.image("faults/bad:v1")], &[], None);
+    let err = fails(&["inspect", &bad], &[], None);
     assert!(err.contains("404"), "{err}");
 
     // A registry that keeps failing: a clear error after the retries, nothing pushed.
@@ -649,10 +647,9 @@ fn faults_are_retried_or_fail_cleanly() {
 
 #[test]
 fn large_blobs_go_up_in_chunks_and_come_down_whole() {
-    let Some(registry) = Registry::start(Auth::Anonymous) else {
+    let Some((_registry, proxy)) = registry_behind_fault_proxy() else {
         return;
     };
-    let proxy = FaultProxy::start(registry.port);
     let (tmp, amd64, arm64) = binaries();
     // The binary with 9 MiB of noise after it: still the same ELF, a layer past one chunk.
     let mut big = std::fs::read(&amd64).unwrap();

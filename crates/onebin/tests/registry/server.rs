@@ -47,41 +47,33 @@ impl Tls {
             return None;
         }
         let p = |name: &str| dir.join(name);
-        run(Command::new("openssl")
-            .args([
-                "req",
+        // A new RSA key, unencrypted, in KEY; the request (or, with -x509,
+        // the self-signed certificate) in OUT.
+        let req = |args: &[&str], key: &str, out: &str| {
+            run(Command::new("openssl")
+                .args(["req", "-newkey", "rsa:2048", "-nodes"])
+                .args(args)
+                .arg("-keyout")
+                .arg(p(key))
+                .arg("-out")
+                .arg(p(out)));
+        };
+        req(
+            &[
                 "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
                 "-days",
                 "2",
                 "-subj",
                 "/CN=onebin test CA",
-            ])
-            .args([
                 "-addext",
                 "basicConstraints=critical,CA:TRUE",
                 "-addext",
                 "keyUsage=critical,keyCertSign",
-            ])
-            .arg("-keyout")
-            .arg(p("ca.key"))
-            .arg("-out")
-            .arg(p("ca.pem")));
-        run(Command::new("openssl")
-            .args([
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                "/CN=127.0.0.2",
-            ])
-            .arg("-keyout")
-            .arg(p("server.key"))
-            .arg("-out")
-            .arg(p("server.csr")));
+            ],
+            "ca.key",
+            "ca.pem",
+        );
+        req(&["-subj", "/CN=127.0.0.2"], "server.key", "server.csr");
         std::fs::write(
             p("ext.cnf"),
             "subjectAltName=IP:127.0.0.2\nextendedKeyUsage=serverAuth\n",
