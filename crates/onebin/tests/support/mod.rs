@@ -1,8 +1,6 @@
 //! Shared by the integration tests: running onebin, requiring real tools
 //! (a failure under `CI=true`, a visible skip elsewhere), and building layers
-//! and OCI layouts byte by byte for the cases real tools never write. Go and
-//! skopeo as the tests run them, and onebin run outside any checkout, are
-//! modules of their own.
+//! and OCI layouts byte by byte for the cases real tools never write.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::io::Write;
@@ -12,6 +10,7 @@ use std::process::{Command, Output};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+// Go and skopeo as the tests run them; onebin run outside any checkout.
 pub mod go;
 pub mod isolated;
 pub mod skopeo;
@@ -396,7 +395,7 @@ pub fn strs(args: &[String]) -> Vec<&str> {
 
 /// `onebin extract --quiet IMAGE --path PATH --out OUT --json EXTRA`, which
 /// must succeed; the report.
-pub fn extract_json(image: &str, path: &str, out: &Path, extra: &[&str]) -> Value {
+pub fn extract_json(image: &str, path: &str, out: &Path, extra: &[&str]) -> serde_json::Value {
     let mut args = vec![
         "extract",
         "--quiet",
@@ -421,20 +420,28 @@ pub fn extract_json(image: &str, path: &str, out: &Path, extra: &[&str]) -> Valu
 
 /// Extracts one path of a single-platform image, returning the bytes written
 /// and the report's entry for it, after checking the report against the file.
-pub fn extract_one(image: &str, path: &str, out: &Path) -> (Vec<u8>, Value) {
+pub fn extract_one(image: &str, path: &str, out: &Path) -> (Vec<u8>, serde_json::Value) {
     let report = extract_json(image, path, out, &[]);
     let files = report["files"].as_array().unwrap();
     assert_eq!(files.len(), 1, "{image} {path}: {report:#}");
     let file = files[0].clone();
     let bytes = std::fs::read(file["output"].as_str().unwrap()).unwrap();
-    assert_eq!(file["sha256"], json!(sha256_hex(&bytes)), "{image} {path}");
-    assert_eq!(file["size"], json!(bytes.len()), "{image} {path}");
+    assert_eq!(
+        file["sha256"],
+        serde_json::json!(sha256_hex(&bytes)),
+        "{image} {path}"
+    );
+    assert_eq!(
+        file["size"],
+        serde_json::json!(bytes.len()),
+        "{image} {path}"
+    );
     (bytes, file)
 }
 
 /// The entry of a report's list (`platforms`, `files`, `results`) for
 /// `platform`.
-pub fn with_platform<'a>(list: &'a Value, platform: &str) -> &'a Value {
+pub fn with_platform<'a>(list: &'a serde_json::Value, platform: &str) -> &'a serde_json::Value {
     list.as_array()
         .unwrap()
         .iter()
