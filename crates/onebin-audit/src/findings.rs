@@ -3,8 +3,7 @@
 
 use serde::Serialize;
 
-use crate::model::{Artifact, Build, ImageBuild, Language, Libc, PlaceKind};
-use crate::DockerfileFacts;
+use crate::model::{Artifact, Build, DockerfileFacts, ImageBuild, Language, Libc, PlaceKind};
 
 pub const DOUBLE_BUILD: &str = "double-build";
 pub const LIBC_MISMATCH: &str = "libc-mismatch";

@@ -4,8 +4,121 @@
 
 use std::path::Path;
 
-use crate::model::{Flags, Warning};
+use crate::collect::Collector;
+use crate::files::normalize;
+use crate::model::{
+    runner_toolchain, Artifact, Build, Flags, ImageBuild, Language, Place, PlaceKind, Toolchain,
+    Warning,
+};
+use crate::reader::Reader;
 use crate::yaml::Node;
+
+/// GoReleaser's config, read as the CI job that runs it would run it.
+pub struct Goreleaser;
+
+impl Reader for Goreleaser {
+    fn read(&self, collector: &mut Collector) {
+        let Some(file) = find(collector.root) else {
+            return;
+        };
+        let Some((run, tc)) = runner(collector, &file) else {
+            return;
+        };
+        let Some(cfg) = parse(collector.root, &file, &mut collector.warnings) else {
+            return;
+        };
+        for b in &cfg.builds {
+            collector.builds.push(release_build(&cfg, b, &run, &tc));
+        }
+        for k in &cfg.kos {
+            collector.builds.push(ko_build(&cfg, k, &run, &tc));
+        }
+        for d in &cfg.dockers {
+            collector
+                .goreleaser_images
+                .push(docker_image(&cfg, d, &run));
+        }
+    }
+}
+
+/// The job that runs GoReleaser (the first, when several do), and its
+/// toolchain; with no CI at all, the local machine.
+fn runner(collector: &mut Collector, file: &str) -> Option<(Place, Toolchain)> {
+    let runs = std::mem::take(&mut collector.goreleaser_runs);
+    if runs.is_empty() && collector.images.is_empty() && collector.builds.is_empty() {
+        // No CI that we read runs it; audit the config as a local release would.
+        return Some((
+            Place {
+                kind: PlaceKind::CiJob,
+                name: "goreleaser".into(),
+                file: file.to_string(),
+                line: 1,
+            },
+            runner_toolchain("the local machine", file, 1),
+        ));
+    }
+    runs.into_iter().next()
+}
+
+fn release_build(cfg: &GrConfig, b: &GrBuild, run: &Place, tc: &Toolchain) -> Build {
+    let language = match b.builder.as_str() {
+        "rust" => Language::Rust,
+        "go" | "" => Language::Go,
+        _ => Language::C,
+    };
+    Build {
+        language,
+        program: Some(b.binary.clone()),
+        place: Place {
+            kind: PlaceKind::Goreleaser,
+            name: format!("{} (run by {})", b.id, run.name),
+            file: cfg.file.clone(),
+            line: b.line,
+        },
+        toolchain: tc.clone(),
+        flags: b.flags.clone(),
+        platforms: b.platforms.clone(),
+        artifact: Artifact::Release,
+        command: "goreleaser release".into(),
+    }
+}
+
+/// `kos`: ko builds the image from source, apart from the release build.
+fn ko_build(cfg: &GrConfig, k: &GrBuild, run: &Place, tc: &Toolchain) -> Build {
+    Build {
+        language: Language::Go,
+        program: Some(k.binary.clone()),
+        place: Place {
+            kind: PlaceKind::Ko,
+            name: format!("kos {} (run by {})", k.id, run.name),
+            file: cfg.file.clone(),
+            line: k.line,
+        },
+        toolchain: tc.clone(),
+        flags: k.flags.clone(),
+        platforms: k.platforms.clone(),
+        artifact: Artifact::Image,
+        command: "ko build (GoReleaser kos)".into(),
+    }
+}
+
+/// `dockers`: GoReleaser builds the image in `dist`, from the binaries it
+/// built.
+fn docker_image(cfg: &GrConfig, d: &GrDocker, run: &Place) -> ImageBuild {
+    ImageBuild {
+        dockerfile: normalize(&d.dockerfile),
+        context: "dist".into(),
+        platforms: d.platforms.clone(),
+        tags: d.tags.clone(),
+        target: None,
+        place: Place {
+            kind: PlaceKind::Goreleaser,
+            name: format!("dockers (run by {})", run.name),
+            file: cfg.file.clone(),
+            line: d.line,
+        },
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GrBuild {
@@ -128,7 +241,7 @@ pub fn find(root: &Path) -> Option<String> {
 }
 
 pub fn parse(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<GrConfig> {
-    let text = crate::read_text(root, file, warnings)?;
+    let text = crate::files::read_text(root, file, warnings)?;
     let doc = match crate::yaml::parse(&text) {
         Ok(d) => d,
         Err(e) => {

@@ -3,14 +3,11 @@
 //! toolchains, only when the two targets are meant to differ), with the
 //! change written in the project's own CI dialect.
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use crate::ci::Dialect;
 use crate::findings::{self, Finding};
-use crate::model::{Artifact, Build, ImageBuild, Language, OnebinStep, PlaceKind};
-use crate::DockerfileFacts;
+use crate::model::{Artifact, Build, DockerfileFacts, ImageBuild, Language, OnebinStep, PlaceKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum OptionKind {
@@ -82,15 +79,9 @@ pub struct Input<'a> {
     pub onebin: &'a [OnebinStep],
     pub findings: &'a [Finding],
     pub dialect: Dialect,
+    /// The project's ADR already chose Option C (the caller reads the ADR
+    /// once, up front).
     pub accepted_c: bool,
-}
-
-/// An ADR in `docs/ARCHITECTURE.md` already chose Option C.
-pub fn accepted_option_c(root: &Path) -> bool {
-    std::fs::read_to_string(root.join("docs/ARCHITECTURE.md"))
-        .ok()
-        .and_then(|t| crate::adr::existing_option(&t))
-        == Some(OptionKind::C)
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -275,7 +266,7 @@ impl Facts {
             .iter()
             .chain(image)
             .find_map(|b| b.program.clone())
-            .or_else(|| path.as_deref().map(crate::basename))
+            .or_else(|| path.as_deref().map(crate::files::basename))
             .unwrap_or_else(|| "app".into());
         let path = path.unwrap_or_else(|| format!("/usr/local/bin/{program}"));
         let platforms = match option {

@@ -4,9 +4,22 @@
 
 use std::path::Path;
 
-use super::{combinations, Job, JobStep};
+use super::{combinations, Dialect, DockerStep, Job, JobStep};
+use crate::collect::Collector;
 use crate::model::{is_exact_version, runner_toolchain, toolchain_from_image, Toolchain, Warning};
+use crate::reader::Reader;
 use crate::yaml::Node;
+
+/// GitHub Actions: every workflow under `.github/workflows`.
+pub struct GithubActions;
+
+impl Reader for GithubActions {
+    fn read(&self, collector: &mut Collector) {
+        if let Some(jobs) = jobs(collector.root, &mut collector.warnings) {
+            collector.add_ci(Dialect::Github, jobs);
+        }
+    }
+}
 
 /// `${{ matrix.x }}` → `${matrix.x}`, `${{ env.X }}` → `${X}`, so that
 /// `shell::Env` expands them; other expressions stay as they are.
@@ -105,6 +118,8 @@ fn setup_toolchain(
     })
 }
 
+/// Reads the workflows' jobs. `None` when the project has no
+/// `.github/workflows`.
 pub fn jobs(root: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Job>> {
     let dir = root.join(".github/workflows");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
@@ -117,7 +132,7 @@ pub fn jobs(root: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Job>> {
     files.sort();
     let mut jobs = Vec::new();
     for file in files {
-        let Some(text) = crate::read_text(root, &file, warnings) else {
+        let Some(text) = crate::files::read_text(root, &file, warnings) else {
             continue;
         };
         let doc = match crate::yaml::parse(&text) {
@@ -246,14 +261,14 @@ pub fn jobs(root: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Job>> {
                             .filter(|p| !p.is_empty())
                             .collect()
                     };
-                    steps.push(JobStep::Docker {
+                    steps.push(JobStep::Docker(DockerStep {
                         file: with.at("file").as_str().map(expressions),
                         context: with.at("context").as_str().map(expressions),
                         platforms: list("platforms"),
                         tags: list("tags"),
                         target: with.at("target").as_str().map(str::to_string),
                         line,
-                    });
+                    }));
                 } else if action == "goreleaser/goreleaser-action" {
                     steps.push(JobStep::Goreleaser { line });
                     publishes = true;

@@ -3,9 +3,22 @@
 
 use std::path::Path;
 
-use super::{combinations, Job, JobStep};
+use super::{combinations, Dialect, Job, JobStep};
+use crate::collect::Collector;
 use crate::model::{runner_toolchain, toolchain_from_image, Warning};
+use crate::reader::Reader;
 use crate::yaml::{deep_merge, Node, Value};
+
+/// GitLab CI: `.gitlab-ci.yml` and its local includes.
+pub struct GitlabCi;
+
+impl Reader for GitlabCi {
+    fn read(&self, collector: &mut Collector) {
+        if let Some(jobs) = jobs(collector.root, &mut collector.warnings) {
+            collector.add_ci(Dialect::Gitlab, jobs);
+        }
+    }
+}
 
 const GLOBAL_KEYS: &[&str] = &[
     "default",
@@ -81,7 +94,7 @@ fn load(
         return None;
     }
     files.push(rel.clone());
-    let text = crate::read_text(root, &rel, warnings)?;
+    let text = crate::files::read_text(root, &rel, warnings)?;
     let doc = match crate::yaml::parse(&text) {
         Ok(d) => d,
         Err(e) => {
@@ -110,7 +123,7 @@ fn load(
         match inc {
             Include::Local(path) => {
                 if path.contains('*') {
-                    for p in crate::glob_files(root, &path) {
+                    for p in crate::files::glob_files(root, &path) {
                         if let Some(n) = load(root, &p, depth + 1, files, warnings) {
                             merged = deep_merge(&merged, &n);
                         }
