@@ -467,3 +467,117 @@ fn merge_builds(builds: Vec<Build>) -> Vec<Build> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{runner_toolchain, toolchain_from_image};
+
+    fn job(name: &str, file: &str, lines: &[&str]) -> Job {
+        Job {
+            name: name.into(),
+            stage: None,
+            file: file.into(),
+            line: 1,
+            toolchain: toolchain_from_image("golang:1.22.5-alpine", file, 1),
+            env: Vec::new(),
+            matrix: Vec::new(),
+            steps: vec![JobStep::Script {
+                lines: lines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (l.to_string(), i + 2))
+                    .collect(),
+                env: Vec::new(),
+            }],
+            publishes: false,
+        }
+    }
+
+    #[test]
+    fn the_dialect_is_the_first_ci_with_jobs() {
+        let root = Path::new(".");
+        let mut c = Collector::new(root);
+        c.add_ci(Dialect::Gitlab, Vec::new());
+        c.add_ci(Dialect::Github, vec![job("release", "x.yml", &[])]);
+        assert_eq!(c.dialect, Dialect::Github);
+        let mut c = Collector::new(root);
+        c.add_ci(Dialect::Gitlab, vec![job("build", ".gitlab-ci.yml", &[])]);
+        c.add_ci(Dialect::Github, vec![job("release", "x.yml", &[])]);
+        assert_eq!((c.dialect, c.jobs.len()), (Dialect::Gitlab, 2));
+    }
+
+    #[test]
+    fn a_makefile_is_followed_and_its_toolchain_changes_carry_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("Makefile"),
+            "deps:\n\tapk add gcc musl-dev\n",
+        )
+        .expect("write");
+        let mut c = Collector::new(dir.path());
+        c.add_ci(
+            Dialect::Gitlab,
+            vec![job(
+                "build",
+                ".gitlab-ci.yml",
+                &[
+                    "make deps",
+                    "go build -o dist/app_linux_arm64 .",
+                    "make -C nowhere test",
+                    "make -C nowhere app",
+                ],
+            )],
+        );
+        c.run_jobs();
+        let builds: Vec<(Language, usize, bool)> = c
+            .builds
+            .iter()
+            .map(|b| (b.language, b.place.line, b.toolchain.c_compiler))
+            .collect();
+        // The Makefile installed a C compiler for the rest of the job;
+        // `make test` with no Makefile builds nothing, `make app` is a build.
+        assert_eq!(
+            builds,
+            vec![(Language::Go, 3, true), (Language::C, 5, true)]
+        );
+        assert_eq!(c.builds[0].program.as_deref(), Some("app"));
+        assert_eq!(c.builds[0].platforms, vec!["linux/amd64".to_string()]);
+        assert_eq!(c.builds[0].artifact, Artifact::Release);
+    }
+
+    #[test]
+    fn a_check_job_ships_only_what_it_publishes() {
+        let root = Path::new(".");
+        let mut c = Collector::new(root);
+        let mut test = job("test", ".gitlab-ci.yml", &["GOARCH=arm64 go build ./..."]);
+        test.toolchain = runner_toolchain("runner", ".gitlab-ci.yml", 1);
+        let mut release = test.clone();
+        release.name = "test-and-release".into();
+        release.steps.push(JobStep::Script {
+            lines: vec![("gh release create v1 dist/*".into(), 9)],
+            env: Vec::new(),
+        });
+        c.add_ci(Dialect::Gitlab, vec![test, release]);
+        c.run_jobs();
+        let artifacts: Vec<Artifact> = c.builds.iter().map(|b| b.artifact).collect();
+        assert_eq!(artifacts, vec![Artifact::None, Artifact::Release]);
+        assert_eq!(c.builds[0].platforms, vec!["linux/arm64".to_string()]);
+    }
+
+    #[test]
+    fn matrix_runs_of_one_line_merge() {
+        let mut b = job("build", ".gitlab-ci.yml", &["GOOS=linux go build -o app ."]);
+        b.matrix = vec![
+            vec![("GOARCH".into(), "amd64".into())],
+            vec![("GOARCH".into(), "arm64".into())],
+        ];
+        let mut c = Collector::new(Path::new("."));
+        c.add_ci(Dialect::Gitlab, vec![b]);
+        c.run_jobs();
+        assert_eq!(c.builds.len(), 2);
+        let report = c.into_report(false);
+        assert_eq!(report.builds.len(), 1);
+        assert_eq!(report.builds[0].platforms, ["linux/amd64", "linux/arm64"]);
+    }
+}

@@ -28,10 +28,13 @@ impl Reader for Goreleaser {
             return;
         };
         for b in &cfg.builds {
-            collector.builds.push(release_build(&cfg, b, &run, &tc));
+            let release = build(&cfg, b, PlaceKind::Goreleaser, &run, &tc);
+            collector.builds.push(release);
         }
         for k in &cfg.kos {
-            collector.builds.push(ko_build(&cfg, k, &run, &tc));
+            collector
+                .builds
+                .push(build(&cfg, k, PlaceKind::Ko, &run, &tc));
         }
         for d in &cfg.dockers {
             collector
@@ -60,45 +63,40 @@ fn runner(collector: &mut Collector, file: &str) -> Option<(Place, Toolchain)> {
     runs.into_iter().next()
 }
 
-fn release_build(cfg: &GrConfig, b: &GrBuild, run: &Place, tc: &Toolchain) -> Build {
+/// A build GoReleaser runs: one of `builds` for the release, or of `kos`
+/// (`PlaceKind::Ko`), where ko builds the image again from source.
+fn build(cfg: &GrConfig, b: &GrBuild, kind: PlaceKind, run: &Place, tc: &Toolchain) -> Build {
     let language = match b.builder.as_str() {
         "rust" => Language::Rust,
         "go" | "" => Language::Go,
         _ => Language::C,
     };
+    let (name, artifact, command) = match kind {
+        PlaceKind::Ko => (
+            format!("kos {} (run by {})", b.id, run.name),
+            Artifact::Image,
+            "ko build (GoReleaser kos)",
+        ),
+        _ => (
+            format!("{} (run by {})", b.id, run.name),
+            Artifact::Release,
+            "goreleaser release",
+        ),
+    };
     Build {
         language,
         program: Some(b.binary.clone()),
         place: Place {
-            kind: PlaceKind::Goreleaser,
-            name: format!("{} (run by {})", b.id, run.name),
+            kind,
+            name,
             file: cfg.file.clone(),
             line: b.line,
         },
         toolchain: tc.clone(),
         flags: b.flags.clone(),
         platforms: b.platforms.clone(),
-        artifact: Artifact::Release,
-        command: "goreleaser release".into(),
-    }
-}
-
-/// `kos`: ko builds the image from source, apart from the release build.
-fn ko_build(cfg: &GrConfig, k: &GrBuild, run: &Place, tc: &Toolchain) -> Build {
-    Build {
-        language: Language::Go,
-        program: Some(k.binary.clone()),
-        place: Place {
-            kind: PlaceKind::Ko,
-            name: format!("kos {} (run by {})", k.id, run.name),
-            file: cfg.file.clone(),
-            line: k.line,
-        },
-        toolchain: tc.clone(),
-        flags: k.flags.clone(),
-        platforms: k.platforms.clone(),
-        artifact: Artifact::Image,
-        command: "ko build (GoReleaser kos)".into(),
+        artifact,
+        command: command.into(),
     }
 }
 

@@ -317,3 +317,86 @@ fn binary_in_final_stage(df: &Dockerfile, last: &Stage) -> (Option<String>, bool
     }
     (binary_path, packages_prebuilt)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_final_stage_says_where_the_binary_goes() {
+        let df = parse("FROM golang:1.22 AS build\nRUN go build -o /out/app .\nFROM scratch\nCOPY --from=build /out/app /usr/local/bin/\nENTRYPOINT [\"app\"]\n");
+        let last = &df.stages[1];
+        assert_eq!(
+            binary_in_final_stage(&df, last),
+            (Some("/usr/local/bin/app".to_string()), false)
+        );
+        let df = parse(
+            "FROM alpine\nCOPY . /src\nCOPY dist/app_linux_amd64 /app\nENTRYPOINT [\"/bin/app\"]\n",
+        );
+        assert_eq!(
+            binary_in_final_stage(&df, &df.stages[0]),
+            (Some("/bin/app".to_string()), true)
+        );
+    }
+
+    #[test]
+    fn a_stage_starts_from_its_base_stage() {
+        let df =
+            parse("ARG V=1\nFROM golang:1.22-alpine AS base\nFROM base AS build\nFROM debian:12\n");
+        let file = "Dockerfile";
+        let base = stage_start(&df, &df.stages[0], &[], file);
+        assert_eq!(base.1 .0, vec![("V".to_string(), "1".to_string())]);
+        let mut earlier = base.clone();
+        earlier.1.set("CGO_ENABLED", "0");
+        let build = stage_start(&df, &df.stages[1], &[earlier], file);
+        assert_eq!(build.0.source, "golang:1.22-alpine");
+        assert_eq!(build.1.get("CGO_ENABLED"), Some("0"));
+        let other = stage_start(&df, &df.stages[2], &[base.clone(), base], file);
+        assert_eq!((other.0.source.as_str(), other.0.line), ("debian:12", 4));
+    }
+
+    #[test]
+    fn image_builds_of_one_dockerfile_share_one_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").expect("write");
+        std::fs::write(dir.path().join("Containerfile"), "FROM scratch\n").expect("write");
+        let image = |platforms: &[&str]| ImageBuild {
+            dockerfile: "Dockerfile".into(),
+            context: "ctx".into(),
+            platforms: platforms.iter().map(|p| p.to_string()).collect(),
+            tags: Vec::new(),
+            target: None,
+            place: crate::model::Place {
+                kind: PlaceKind::CiJob,
+                name: "image".into(),
+                file: ".gitlab-ci.yml".into(),
+                line: 3,
+            },
+        };
+        let mut c = Collector::new(dir.path());
+        c.images = vec![image(&[]), image(&["linux/arm64"])];
+        let mut gr = image(&["linux/s390x"]);
+        gr.dockerfile = "Dockerfile.gr".into();
+        c.goreleaser_images.push(gr);
+        let w = wanted(&mut c);
+        let got: Vec<(&str, &str, Vec<String>)> = w
+            .iter()
+            .map(|w| (w.file.as_str(), w.context.as_str(), w.platforms.clone()))
+            .collect();
+        // No CI jobs: the project's own Containerfile is read too.
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "Dockerfile",
+                    "ctx",
+                    vec!["linux/amd64".into(), "linux/arm64".into()]
+                ),
+                ("Dockerfile.gr", "", vec!["linux/s390x".into()]),
+                ("Containerfile", "", vec!["linux/amd64".into()]),
+            ]
+        );
+        assert_eq!(c.images.len(), 3);
+        assert!(c.goreleaser_images.is_empty());
+    }
+}
