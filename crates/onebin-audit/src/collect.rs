@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::ci::{DockerStep, Job, JobStep};
+use crate::ci::{Dialect, DockerStep, Job, JobStep};
 use crate::files::{basename, normalize, program_name, read_text};
 use crate::findings;
 use crate::make;
@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::recommend;
 use crate::shell::{self, Action, Env};
-use crate::{ci::Dialect, Report};
+use crate::Report;
 
 /// Where and how lines run: in a CI job, or a Dockerfile stage.
 pub(crate) struct RunCtx {
