@@ -27,11 +27,29 @@ pub struct ReleaseBinary {
 #[derive(Debug, Serialize)]
 pub struct ChecksumCheck {
     pub file: String,
-    /// `ok`, `mismatch` or `missing`.
-    pub status: &'static str,
+    pub status: ChecksumStatus,
     pub expected: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actual: Option<String>,
+}
+
+/// Whether the file a checksums line names has that checksum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksumStatus {
+    Ok,
+    Mismatch,
+    Missing,
+}
+
+impl std::fmt::Display for ChecksumStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            ChecksumStatus::Ok => "ok",
+            ChecksumStatus::Mismatch => "mismatch",
+            ChecksumStatus::Missing => "missing",
+        })
+    }
 }
 
 const ARCHIVES: &[&str] = &[
@@ -81,7 +99,11 @@ pub fn check_checksums(path: &Path) -> Result<(Vec<ChecksumCheck>, Vec<PathBuf>)
         match std::fs::read(&file) {
             Ok(bytes) => {
                 let actual = onebin_image::sha256_digest(&bytes).digest().to_string();
-                let status = if actual == expected { "ok" } else { "mismatch" };
+                let status = if actual == expected {
+                    ChecksumStatus::Ok
+                } else {
+                    ChecksumStatus::Mismatch
+                };
                 checks.push(ChecksumCheck {
                     file: name,
                     status,
@@ -94,7 +116,7 @@ pub fn check_checksums(path: &Path) -> Result<(Vec<ChecksumCheck>, Vec<PathBuf>)
             }
             Err(_) => checks.push(ChecksumCheck {
                 file: name,
-                status: "missing",
+                status: ChecksumStatus::Missing,
                 expected,
                 actual: None,
             }),

@@ -1,18 +1,64 @@
-//! `onebin audit` and `onebin adr`: the text rendering of the audit, and the
-//! ADR written atomically into `DIR/docs/ARCHITECTURE.md`. The analysis
-//! itself lives in `onebin-audit`.
+//! `onebin audit`: find double builds in a project's CI configs and
+//! Dockerfiles, and recommend Option A, B or C. The analysis itself lives in
+//! `onebin-audit`; this is its command and its text.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use onebin_audit::model::Artifact;
-use onebin_audit::recommend::OptionKind;
-use onebin_audit::Report;
+use serde::Serialize;
+
+use super::Report;
+use crate::exit::Outcome;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The project's directory.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The audit of one directory; its JSON is `onebin-audit`'s report alone.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct AuditReport {
+    #[serde(skip)]
+    pub dir: PathBuf,
+    pub report: onebin_audit::Report,
+}
+
+pub fn run(args: &Args) -> Result<AuditReport> {
+    Ok(AuditReport {
+        dir: args.dir.clone(),
+        report: onebin_audit::audit(&args.dir)?,
+    })
+}
+
+impl Report for AuditReport {
+    fn render(&self) -> String {
+        render(&self.dir, &self.report)
+    }
+
+    /// A double build is the problem the audit looks for.
+    fn outcome(&self) -> Outcome {
+        if self.report.has_double_build() {
+            Outcome::FoundProblem
+        } else {
+            Outcome::Ok
+        }
+    }
+
+    fn json_warnings(&self) -> Vec<String> {
+        self.report.warnings.iter().map(|w| w.to_string()).collect()
+    }
+}
 
 /// The audit as people read it: builds, findings, the recommendation with
 /// its changes, how to verify, and what could not be read.
-pub fn render(dir: &Path, report: &Report) -> String {
+fn render(dir: &Path, report: &onebin_audit::Report) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "onebin audit {}", dir.display());
     let _ = writeln!(s, "\nbuilds:");
@@ -84,60 +130,4 @@ pub fn render(dir: &Path, report: &Report) -> String {
         }
     }
     s
-}
-
-/// `YYYY-MM-DD` of `SOURCE_DATE_EPOCH`, else of today.
-pub fn today() -> String {
-    let when = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s))
-        .unwrap_or_else(std::time::SystemTime::now);
-    humantime::format_rfc3339_seconds(when)
-        .to_string()
-        .chars()
-        .take(10)
-        .collect()
-}
-
-/// What `onebin adr` did.
-pub struct AdrOutcome {
-    pub path: PathBuf,
-    pub text: String,
-    pub changed: bool,
-    pub created: bool,
-}
-
-/// Adds or updates the onebin ADR in `DIR/docs/ARCHITECTURE.md`; writes
-/// nothing with `dry_run`, nor when the file would not change.
-pub fn adr(
-    dir: &Path,
-    report: &Report,
-    option: Option<OptionKind>,
-    dry_run: bool,
-) -> Result<AdrOutcome> {
-    let path = dir.join("docs").join("ARCHITECTURE.md");
-    let existing = match std::fs::read(&path) {
-        Ok(bytes) => Some(
-            String::from_utf8(bytes)
-                .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?,
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    let text = onebin_audit::adr::update(existing.as_deref(), report, option, &today());
-    let changed = existing.as_deref() != Some(text.as_str());
-    if changed && !dry_run {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        crate::output::write_atomic(&path, text.as_bytes())?;
-    }
-    Ok(AdrOutcome {
-        path,
-        text,
-        changed,
-        created: existing.is_none(),
-    })
 }

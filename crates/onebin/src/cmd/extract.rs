@@ -1,21 +1,59 @@
 //! `onebin extract`: take one file out of an image, for every platform, into
 //! release assets and a checksums file. Option A: the image owns the build.
 
+use std::fmt::Write as _;
 use std::fs::Permissions;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use onebin_image::manifest::resolve_images;
-use onebin_image::{ImageSource, Platform, PlatformImage};
+use onebin_image::{ImageSource, Platform};
 use onebin_layers::find_file;
 use serde::Serialize;
 
+use super::{open_image, Report};
 use crate::output::{render_name, write_checksums, OutputDir};
+use crate::parallel::side_by_side;
+use crate::platforms::select_platforms;
 use crate::progress::Progress;
-use crate::side_by_side;
 
 pub const DEFAULT_TEMPLATE: &str = "{name}_{os}_{arch}{_variant}";
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker-daemon:NAME[:TAG], docker://NAME[:TAG|@DIGEST]
+    pub image: String,
+    /// The file's path inside the image, e.g. /usr/local/bin/app.
+    #[arg(long)]
+    pub path: String,
+    /// OS/ARCH[/VARIANT]; repeat for several. Default: every platform of the image.
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platforms: Vec<Platform>,
+    /// Where to write the files.
+    #[arg(long, default_value = "dist")]
+    pub out: PathBuf,
+    /// Output file name: {name} {os} {arch} {variant} {_variant} {ext}.
+    #[arg(long, default_value = DEFAULT_TEMPLATE)]
+    pub name: String,
+    /// Checksums file (sha256sum/GoReleaser format); relative paths are inside --out.
+    #[arg(long, default_value = "checksums.txt")]
+    pub checksums: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &Args, progress: &Progress) -> Result<ExtractReport> {
+    let source = open_image(&args.image)?;
+    let request = ExtractRequest {
+        path: &args.path,
+        platforms: &args.platforms,
+        out_dir: &args.out,
+        name_template: &args.name,
+        checksums: &args.checksums,
+    };
+    extract(source.as_ref(), &request, progress)
+}
 
 pub struct ExtractRequest<'a> {
     pub path: &'a str,
@@ -47,48 +85,6 @@ pub struct ExtractedFile {
     pub layer: String,
     pub layers_read: usize,
     pub layers_total: usize,
-}
-
-/// Picks the requested platforms from the image; every runnable one when none
-/// is requested. A requested platform the image lacks is an error naming what
-/// the image has.
-pub fn select_platforms(
-    images: Vec<PlatformImage>,
-    wanted: &[Platform],
-    image_name: &str,
-) -> Result<Vec<PlatformImage>> {
-    if images.is_empty() {
-        bail!("{image_name}: holds no runnable image (only attestations or unknown platforms)");
-    }
-    if wanted.is_empty() {
-        return Ok(images);
-    }
-    let available = || {
-        images
-            .iter()
-            .map(|i| i.platform.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut selected = Vec::new();
-    for platform in wanted {
-        let image = images
-            .iter()
-            .find(|i| i.platform.matches(platform))
-            .ok_or_else(|| {
-                anyhow!(
-                    "platform {platform}: not in {image_name} (it has: {})",
-                    available()
-                )
-            })?;
-        if !selected
-            .iter()
-            .any(|s: &PlatformImage| s.descriptor.digest() == image.descriptor.digest())
-        {
-            selected.push(image.clone());
-        }
-    }
-    Ok(selected)
 }
 
 pub fn extract(
@@ -167,4 +163,19 @@ pub fn extract(
         checksums: checksums_path.display().to_string(),
         files,
     })
+}
+
+impl Report for ExtractReport {
+    fn render(&self) -> String {
+        let mut s = String::new();
+        for f in &self.files {
+            let _ = writeln!(
+                s,
+                "{:<16} {}  sha256:{}  {} bytes",
+                f.platform, f.output, f.sha256, f.size
+            );
+        }
+        let _ = writeln!(s, "{}", self.checksums);
+        s
+    }
 }

@@ -1,9 +1,25 @@
 //! `onebin inspect`: what an image is made of, per platform.
 
+use std::fmt::Write as _;
+
 use anyhow::Result;
 use onebin_image::manifest::resolve_images;
 use onebin_image::{Descriptor, ImageSource};
 use serde::Serialize;
+
+use super::{open_image, Report};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker-daemon:NAME[:TAG], docker://NAME[:TAG|@DIGEST]
+    pub image: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &Args) -> Result<InspectReport> {
+    inspect(open_image(&args.image)?.as_ref())
+}
 
 #[derive(Debug, Serialize)]
 pub struct InspectReport {
@@ -73,4 +89,41 @@ pub fn inspect(source: &dyn ImageSource) -> Result<InspectReport> {
         platforms,
         skipped: resolved.skipped.iter().map(BlobReport::from).collect(),
     })
+}
+
+impl Report for InspectReport {
+    fn render(&self) -> String {
+        let mut s = format!(
+            "{}\n  digest:     {}\n  media type: {}\n",
+            self.image, self.digest, self.media_type
+        );
+        for p in &self.platforms {
+            let _ = writeln!(
+                s,
+                "  {}  {}  {} layers, {} bytes",
+                p.platform,
+                p.digest,
+                p.layers.len(),
+                p.size
+            );
+            for (i, l) in p.layers.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "    {:>2}. {}  {:>12}  {}",
+                    i + 1,
+                    l.digest,
+                    l.size,
+                    l.media_type
+                );
+            }
+        }
+        for skipped in &self.skipped {
+            let _ = writeln!(
+                s,
+                "  skipped (not a runnable image): {}  {}",
+                skipped.digest, skipped.media_type
+            );
+        }
+        s
+    }
 }

@@ -2,6 +2,7 @@
 //! image, with no daemon and no Dockerfile. Option B: CI owns the build.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -19,10 +20,91 @@ use onebin_layers::find_file;
 use onebin_layers::pack::pack_file;
 use serde::Serialize;
 
-use crate::extract::select_platforms;
+use super::Report;
+use crate::flags::{parse_binary, parse_key_value, parse_mode};
+use crate::parallel::side_by_side;
+use crate::platforms::select_platforms;
 use crate::progress::{BlobBars, Progress};
-use crate::provenance;
-use crate::side_by_side;
+use crate::{provenance, source_date_epoch};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// PLATFORM=FILE, e.g. linux/arm64=dist/app_linux_arm64; repeat per platform.
+    #[arg(long = "binary", value_name = "PLATFORM=FILE", value_parser = parse_binary, required = true)]
+    pub binaries: Vec<(Platform, PathBuf)>,
+    /// Where the binary goes in the image, e.g. /usr/local/bin/app.
+    #[arg(long)]
+    pub path: String,
+    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME:TAG, docker://NAME:TAG
+    #[arg(long)]
+    pub dest: String,
+    /// The image to build on (any transport), or scratch.
+    #[arg(long, default_value = "scratch")]
+    pub base: String,
+    /// One argument of the entrypoint; repeat for more. Default: [PATH].
+    #[arg(long = "entrypoint", value_name = "ARG", allow_hyphen_values = true)]
+    pub entrypoint: Vec<String>,
+    /// One argument of the command; repeat for more.
+    #[arg(long = "cmd", value_name = "ARG", allow_hyphen_values = true)]
+    pub cmd: Vec<String>,
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_key_value)]
+    pub env: Vec<(String, String)>,
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub workdir: Option<String>,
+    /// The binary's file mode in the image, in octal.
+    #[arg(long, default_value = "0755", value_parser = parse_mode)]
+    pub mode: u32,
+    #[arg(long = "label", value_name = "K=V", value_parser = parse_key_value)]
+    pub labels: Vec<(String, String)>,
+    /// Annotations of the manifests and the index.
+    #[arg(long = "annotation", value_name = "K=V", value_parser = parse_key_value)]
+    pub annotations: Vec<(String, String)>,
+    /// docker-daemon: the platform to load (default: the engine's); docker-archive with
+    /// several platforms: the one also tagged NAME:TAG (default: this machine's).
+    #[arg(long)]
+    pub daemon_platform: Option<Platform>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Packages with the flags, the environment (`SOURCE_DATE_EPOCH`, CI
+/// variables) and the current directory's git checkout.
+pub fn run(args: &Args, progress: &Progress) -> Result<PackageReport> {
+    let dest = ImageReference::parse(&args.dest)?;
+    let base = if args.base == "scratch" {
+        None
+    } else {
+        Some(ImageReference::parse(&args.base)?)
+    };
+    let given = |list: &[String]| (!list.is_empty()).then(|| list.to_vec());
+    let changes = ConfigChanges {
+        entrypoint: given(&args.entrypoint),
+        cmd: given(&args.cmd),
+        env: args.env.clone(),
+        user: args.user.clone(),
+        workdir: args.workdir.clone(),
+        labels: args.labels.iter().cloned().collect(),
+        created: String::new(),
+    };
+    let checkout = std::env::current_dir()?;
+    let request = PackageRequest {
+        binaries: &args.binaries,
+        path: &args.path,
+        dest: &dest,
+        base: base.as_ref(),
+        changes,
+        mode: args.mode,
+        annotations: args.annotations.iter().cloned().collect(),
+        epoch: source_date_epoch::from_env()?.unwrap_or(0),
+        daemon_platform: args.daemon_platform.clone(),
+        checkout: &checkout,
+        env: &|k| std::env::var(k).ok().filter(|v| !v.is_empty()),
+        progress,
+    };
+    package(&request)
+}
 
 pub struct PackageRequest<'a> {
     pub binaries: &'a [(Platform, PathBuf)],
@@ -191,6 +273,21 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
         verified: true,
         push,
     })
+}
+
+impl Report for PackageReport {
+    fn render(&self) -> String {
+        let mut s = format!("{}\n  index: {}\n", self.image, self.digest);
+        for p in &self.platforms {
+            let _ = writeln!(
+                s,
+                "  {:<16} {}  {} sha256:{}",
+                p.platform, p.digest, p.binary, p.sha256
+            );
+        }
+        s.push_str("  read back and verified: every binary matches its input\n");
+        s
+    }
 }
 
 fn clean_image_path(path: &str) -> Result<String> {

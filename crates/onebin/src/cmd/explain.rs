@@ -1,11 +1,25 @@
 //! `onebin explain A B`: why two binaries differ, read without running them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use onebin_binary::explain::{explain, Difference, Verdict};
 use onebin_binary::BinaryFacts;
 use serde::Serialize;
+
+use super::Report;
+
+#[derive(clap::Args)]
+pub struct Args {
+    pub a: PathBuf,
+    pub b: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &Args) -> Result<ExplainReport> {
+    Ok(compare(Side::read(&args.a)?, Side::read(&args.b)?))
+}
 
 #[derive(Debug, Serialize)]
 pub struct ExplainReport {
@@ -53,25 +67,27 @@ pub fn compare(a: Side, b: Side) -> ExplainReport {
     }
 }
 
-/// The report as text: the verdict, then each difference with both values.
-pub fn render(report: &ExplainReport) -> String {
-    let mut out = format!(
-        "verdict: {}\n  a: {}  sha256:{}\n  b: {}  sha256:{}\n",
-        report.verdict.as_str(),
-        report.a.file,
-        report.a.sha256,
-        report.b.file,
-        report.b.sha256
-    );
-    for d in &report.differences {
-        out.push_str(&format!(
-            "  [{}] {}\n      a: {}\n      b: {}\n      {}\n",
-            d.class.as_str(),
-            d.field,
-            d.a,
-            d.b,
-            d.why
-        ));
+impl Report for ExplainReport {
+    /// The verdict, then each difference with both values.
+    fn render(&self) -> String {
+        let mut out = format!(
+            "verdict: {}\n  a: {}  sha256:{}\n  b: {}  sha256:{}\n",
+            self.verdict.as_str(),
+            self.a.file,
+            self.a.sha256,
+            self.b.file,
+            self.b.sha256
+        );
+        for d in &self.differences {
+            out.push_str(&format!(
+                "  [{}] {}\n      a: {}\n      b: {}\n      {}\n",
+                d.class.as_str(),
+                d.field,
+                d.a,
+                d.b,
+                d.why
+            ));
+        }
+        out
     }
-    out
 }

@@ -1,20 +1,62 @@
 //! `onebin verify`: prove, per platform, that the release and the image carry
 //! the same binary; when they do not, say why (`explain`'s report).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
-use onebin_binary::explain::{explain, Explanation};
+use onebin_binary::explain::{self, explain, Verdict};
 use onebin_binary::BinaryFacts;
 use onebin_image::manifest::resolve_images;
 use onebin_image::{ImageSource, Platform};
 use onebin_layers::find_file;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
-use crate::extract::select_platforms;
+use super::{open_image, Report};
+use crate::exit::Outcome;
+use crate::flags::parse_binary;
+use crate::platforms::select_platforms;
 use crate::release::{
-    check_checksums, is_checksums_file, read_asset, ChecksumCheck, ReleaseBinary,
+    check_checksums, is_checksums_file, read_asset, ChecksumCheck, ChecksumStatus, ReleaseBinary,
 };
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("assets").required(true).args(["checksums", "release", "binaries"])))]
+pub struct Args {
+    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker-daemon:NAME[:TAG], docker://NAME[:TAG|@DIGEST]
+    pub image: String,
+    /// The binary's path inside the image.
+    #[arg(long)]
+    pub path: String,
+    /// A checksums file (sha256sum/GoReleaser format); the files it names are the release.
+    #[arg(long)]
+    pub checksums: Option<PathBuf>,
+    /// A directory of release assets: raw binaries and archives.
+    #[arg(long)]
+    pub release: Option<PathBuf>,
+    /// PLATFORM=FILE; repeat per platform.
+    #[arg(long = "binary", value_name = "PLATFORM=FILE", value_parser = parse_binary)]
+    pub binaries: Vec<(Platform, PathBuf)>,
+    /// Only these platforms; repeat for several.
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platforms: Vec<Platform>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &Args) -> Result<VerifyReport> {
+    let release = match (&args.checksums, &args.release) {
+        (Some(file), _) => Release::Checksums(file.clone()),
+        (None, Some(dir)) => Release::Dir(dir.clone()),
+        (None, None) => Release::Binaries(args.binaries.clone()),
+    };
+    verify(
+        open_image(&args.image)?.as_ref(),
+        &args.path,
+        &release,
+        &args.platforms,
+    )
+}
 
 /// Where the release assets are.
 pub enum Release {
@@ -38,13 +80,85 @@ pub struct VerifyReport {
 #[derive(Debug, Serialize)]
 pub struct PlatformResult {
     pub platform: String,
-    /// `match`, `mismatch`, `missing-in-image` or `missing-in-release`.
-    pub status: &'static str,
+    pub status: Status,
     pub image: Option<ImageSide>,
     pub release: Option<ReleaseSide>,
     /// Why the two differ (on a mismatch), or why one side is missing.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub explanation: Option<serde_json::Value>,
+    pub explanation: Option<Explanation>,
+}
+
+/// How one platform's image binary compares with its release binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Match,
+    Mismatch,
+    MissingInImage,
+    MissingInRelease,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Match => "match",
+            Status::Mismatch => "mismatch",
+            Status::MissingInImage => "missing-in-image",
+            Status::MissingInRelease => "missing-in-release",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Why a platform did not match.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Explanation {
+    /// The binaries differ: `explain`'s verdict and differences.
+    Differs(#[serde(serialize_with = "keys_in_alphabetical_order")] explain::Explanation),
+    /// One side is missing, and why.
+    Note(String),
+}
+
+/// `verify --json` has always printed the explanation's keys (and each
+/// difference's) in alphabetical order; this keeps that order.
+fn keys_in_alphabetical_order<S: Serializer>(
+    explanation: &explain::Explanation,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Sorted<'a> {
+        differences: Vec<SortedDifference<'a>>,
+        verdict: &'a Verdict,
+    }
+    #[derive(Serialize)]
+    struct SortedDifference<'a> {
+        a: &'a str,
+        b: &'a str,
+        class: Verdict,
+        field: &'a str,
+        why: &'a str,
+    }
+    Sorted {
+        differences: explanation
+            .differences
+            .iter()
+            .map(|d| SortedDifference {
+                a: &d.a,
+                b: &d.b,
+                class: d.class,
+                field: &d.field,
+                why: &d.why,
+            })
+            .collect(),
+        verdict: &explanation.verdict,
+    }
+    .serialize(serializer)
 }
 
 #[derive(Debug, Serialize)]
@@ -141,10 +255,10 @@ pub fn verify(
         let Some(index) = index else {
             results.push(PlatformResult {
                 platform: asset.platform.to_string(),
-                status: "missing-in-image",
+                status: Status::MissingInImage,
                 image: None,
                 release: Some(release_side),
-                explanation: Some(serde_json::json!(format!(
+                explanation: Some(Explanation::Note(format!(
                     "{} has no {} image",
                     source.name(),
                     asset.platform
@@ -157,23 +271,23 @@ pub fn verify(
         match &image.found {
             Err(why) => results.push(PlatformResult {
                 platform: image.platform.to_string(),
-                status: "missing-in-image",
+                status: Status::MissingInImage,
                 image: None,
                 release: Some(release_side),
-                explanation: Some(serde_json::json!(why)),
+                explanation: Some(Explanation::Note(why.clone())),
             }),
             Ok((side, facts)) => {
                 let same = side.sha256 == asset.sha256;
                 let explanation = (!same).then(|| {
-                    let Explanation {
-                        verdict,
-                        differences,
-                    } = explain(&side.sha256, facts, &asset.sha256, &asset.facts);
-                    serde_json::json!({"verdict": verdict, "differences": differences})
+                    Explanation::Differs(explain(&side.sha256, facts, &asset.sha256, &asset.facts))
                 });
                 results.push(PlatformResult {
                     platform: image.platform.to_string(),
-                    status: if same { "match" } else { "mismatch" },
+                    status: if same {
+                        Status::Match
+                    } else {
+                        Status::Mismatch
+                    },
                     image: Some(ImageSide {
                         sha256: side.sha256.clone(),
                         size: side.size,
@@ -190,7 +304,7 @@ pub fn verify(
             // The image lacking the file is the first thing to say, asset or not.
             let (status, image_side, why) = match &image.found {
                 Ok((s, _)) => (
-                    "missing-in-release",
+                    Status::MissingInRelease,
                     Some(ImageSide {
                         sha256: s.sha256.clone(),
                         size: s.size,
@@ -198,20 +312,20 @@ pub fn verify(
                     }),
                     format!("no release asset for {}", image.platform),
                 ),
-                Err(why) => ("missing-in-image", None, why.clone()),
+                Err(why) => (Status::MissingInImage, None, why.clone()),
             };
             results.push(PlatformResult {
                 platform: image.platform.to_string(),
                 status,
                 image: image_side,
                 release: None,
-                explanation: Some(serde_json::json!(why)),
+                explanation: Some(Explanation::Note(why)),
             });
         }
     }
     let ok = !results.is_empty()
-        && results.iter().all(|r| r.status == "match")
-        && checksums.iter().all(|c| c.status == "ok");
+        && results.iter().all(|r| r.status == Status::Match)
+        && checksums.iter().all(|c| c.status == ChecksumStatus::Ok);
     Ok(VerifyReport {
         ok,
         image: source.name(),
@@ -220,6 +334,67 @@ pub fn verify(
         results,
         checksums,
     })
+}
+
+impl Report for VerifyReport {
+    fn render(&self) -> String {
+        let mut s = format!("{} {}  {}\n", self.image, self.path, self.digest);
+        for r in &self.results {
+            let image = r
+                .image
+                .as_ref()
+                .map_or("-".to_string(), |i| format!("sha256:{}", i.sha256));
+            let release = r.release.as_ref().map_or("-".to_string(), |f| {
+                format!(
+                    "{}{}",
+                    f.file,
+                    f.member
+                        .as_ref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default()
+                )
+            });
+            let _ = writeln!(
+                s,
+                "  {:<16} {:<18} image {image}  release {release}",
+                r.platform, r.status
+            );
+            match &r.explanation {
+                Some(Explanation::Differs(e)) => {
+                    let _ = writeln!(s, "      explain: {}", e.verdict.as_str());
+                }
+                Some(Explanation::Note(note)) => {
+                    let _ = writeln!(s, "      {note}");
+                }
+                None => {}
+            }
+        }
+        for c in self
+            .checksums
+            .iter()
+            .filter(|c| c.status != ChecksumStatus::Ok)
+        {
+            let _ = writeln!(
+                s,
+                "  checksums: {} is {} (expected sha256:{})",
+                c.file, c.status, c.expected
+            );
+        }
+        s.push_str(if self.ok {
+            "OK: the release and the image carry the same binaries\n"
+        } else {
+            "FAILED\n"
+        });
+        s
+    }
+
+    fn outcome(&self) -> Outcome {
+        if self.ok {
+            Outcome::Ok
+        } else {
+            Outcome::FoundProblem
+        }
+    }
 }
 
 fn collect_release(
@@ -280,4 +455,50 @@ fn collect_release(
         bail!("no release binary found (raw binaries, or .tar.gz/.tgz/.tar.xz/.tar.zst/.zip holding '{binary_name}')");
     }
     Ok((assets, checks))
+}
+
+#[cfg(test)]
+mod tests {
+    use onebin_binary::explain::Difference;
+
+    use super::*;
+
+    /// The JSON is what it was when the explanation was a `serde_json::Value`
+    /// (whose keys are sorted).
+    #[test]
+    fn explanation_and_status_serialise_as_before() {
+        let explanation = explain::Explanation {
+            verdict: Verdict::SameSource,
+            differences: vec![Difference {
+                field: "libc".to_string(),
+                a: "glibc".to_string(),
+                b: "musl".to_string(),
+                class: Verdict::SameSource,
+                why: "the libc differs".to_string(),
+            }],
+        };
+        let as_value = serde_json::json!({
+            "verdict": explanation.verdict,
+            "differences": explanation.differences,
+        });
+        assert_eq!(
+            serde_json::to_string_pretty(&Explanation::Differs(explanation)).unwrap(),
+            serde_json::to_string_pretty(&as_value).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string(&Explanation::Note("no release asset".to_string())).unwrap(),
+            "\"no release asset\""
+        );
+        for status in [
+            Status::Match,
+            Status::Mismatch,
+            Status::MissingInImage,
+            Status::MissingInRelease,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&status).unwrap(),
+                format!("\"{}\"", status.as_str())
+            );
+        }
+    }
 }

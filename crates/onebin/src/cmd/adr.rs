@@ -1,0 +1,102 @@
+//! `onebin adr`: the ADR recording the decision, written atomically into
+//! `DIR/docs/ARCHITECTURE.md`. Its text comes from `onebin-audit`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use onebin_audit::recommend::OptionKind;
+
+use super::Report;
+use crate::source_date_epoch;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The project's directory.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// A, B or C; default: the audit's recommendation.
+    #[arg(long, value_parser = clap::value_parser!(OptionKind))]
+    pub option: Option<OptionKind>,
+    /// Print the file it would write, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn run(args: &Args) -> Result<AdrReport> {
+    let report = onebin_audit::audit(&args.dir)?;
+    adr(&args.dir, &report, args.option, args.dry_run)
+}
+
+/// `YYYY-MM-DD` of `SOURCE_DATE_EPOCH`, else of today (also when the
+/// variable is not a number: a date in a document is not worth failing for).
+pub fn today() -> String {
+    let when = source_date_epoch::from_env()
+        .ok()
+        .flatten()
+        .map(|s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s))
+        .unwrap_or_else(std::time::SystemTime::now);
+    humantime::format_rfc3339_seconds(when)
+        .to_string()
+        .chars()
+        .take(10)
+        .collect()
+}
+
+/// What `onebin adr` did.
+pub struct AdrReport {
+    pub path: PathBuf,
+    /// The file's text with the ADR.
+    pub text: String,
+    pub changed: bool,
+    pub created: bool,
+    /// Nothing was written; the text is the output.
+    pub dry_run: bool,
+}
+
+impl Report for AdrReport {
+    fn render(&self) -> String {
+        if self.dry_run {
+            self.text.clone()
+        } else if self.changed {
+            let done = if self.created { "created" } else { "updated" };
+            format!("{done} {}\n", self.path.display())
+        } else {
+            format!("{} is up to date\n", self.path.display())
+        }
+    }
+}
+
+/// Adds or updates the onebin ADR in `DIR/docs/ARCHITECTURE.md`; writes
+/// nothing with `dry_run`, nor when the file would not change.
+pub fn adr(
+    dir: &Path,
+    report: &onebin_audit::Report,
+    option: Option<OptionKind>,
+    dry_run: bool,
+) -> Result<AdrReport> {
+    let path = dir.join("docs").join("ARCHITECTURE.md");
+    let existing = match std::fs::read(&path) {
+        Ok(bytes) => Some(
+            String::from_utf8(bytes)
+                .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let text = onebin_audit::adr::update(existing.as_deref(), report, option, &today());
+    let changed = existing.as_deref() != Some(text.as_str());
+    if changed && !dry_run {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        crate::output::write_atomic(&path, text.as_bytes())?;
+    }
+    Ok(AdrReport {
+        path,
+        text,
+        changed,
+        created: existing.is_none(),
+        dry_run,
+    })
+}
