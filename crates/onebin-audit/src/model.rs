@@ -34,12 +34,7 @@ pub struct Place {
     pub line: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Libc {
-    Glibc,
-    Musl,
-}
+pub use onebin_binary::Libc;
 
 /// The compiler and C library a build gets from its image or runner.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -11,7 +11,7 @@ pub mod package;
 pub mod verify;
 
 use anyhow::Result;
-use onebin_image::{transport, ImageReference, ImageSource};
+use onebin_image::{transport, ImageReference, ImageSource, Options};
 
 use crate::exit::Outcome;
 
@@ -32,6 +32,6 @@ pub trait Report {
 }
 
 /// Opens an image given on the command line, on any transport.
-fn open_image(image: &str) -> Result<Box<dyn ImageSource>> {
-    Ok(transport::open(&ImageReference::parse(image)?)?)
+fn open_image(image: &str, options: &Options) -> Result<Box<dyn ImageSource>> {
+    Ok(transport::open(&ImageReference::parse(image)?, options)?)
 }
