@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::model::Warning;
+use crate::yaml::{self, Node};
 
 /// Reads a project file as text; a missing, unreadable or binary file is a
 /// warning and `None`.
@@ -54,6 +55,23 @@ pub fn read_text(root: &Path, rel: &str, warnings: &mut Vec<Warning>) -> Option<
         return None;
     }
     Some(text)
+}
+
+/// Reads a project file as YAML; what `read_text` refuses, and invalid
+/// YAML, is a warning and `None`.
+pub fn read_yaml(root: &Path, rel: &str, warnings: &mut Vec<Warning>) -> Option<Node> {
+    let text = read_text(root, rel, warnings)?;
+    match yaml::parse(&text) {
+        Ok(doc) => Some(doc),
+        Err(e) => {
+            warnings.push(Warning {
+                file: rel.to_string(),
+                line: e.line,
+                message: format!("invalid YAML: {}", e.message),
+            });
+            None
+        }
+    }
 }
 
 /// `dir/*.yml`: a `*` in the last component only, as local includes use it.

@@ -239,18 +239,7 @@ pub fn find(root: &Path) -> Option<String> {
 }
 
 pub fn parse(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<GrConfig> {
-    let text = crate::files::read_text(root, file, warnings)?;
-    let doc = match crate::yaml::parse(&text) {
-        Ok(d) => d,
-        Err(e) => {
-            warnings.push(Warning {
-                file: file.to_string(),
-                line: e.line,
-                message: format!("invalid YAML: {}", e.message),
-            });
-            return None;
-        }
-    };
+    let doc = crate::files::read_yaml(root, file, warnings)?;
     let project = doc
         .at("project_name")
         .as_str()

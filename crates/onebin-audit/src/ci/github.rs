@@ -155,18 +155,7 @@ pub fn jobs(root: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Job>> {
 
 /// A workflow file with `jobs:`; anything else is a warning and `None`.
 fn workflow(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<Node> {
-    let text = crate::files::read_text(root, file, warnings)?;
-    let doc = match crate::yaml::parse(&text) {
-        Ok(d) => d,
-        Err(e) => {
-            warnings.push(Warning {
-                file: file.to_string(),
-                line: e.line,
-                message: format!("invalid YAML: {}", e.message),
-            });
-            return None;
-        }
-    };
+    let doc = crate::files::read_yaml(root, file, warnings)?;
     if doc.get("jobs").is_none() {
         warnings.push(Warning {
             file: file.to_string(),

@@ -94,18 +94,7 @@ fn load(
         return None;
     }
     files.push(rel.clone());
-    let text = crate::files::read_text(root, &rel, warnings)?;
-    let doc = match crate::yaml::parse(&text) {
-        Ok(d) => d,
-        Err(e) => {
-            warnings.push(Warning {
-                file: rel.clone(),
-                line: e.line,
-                message: format!("invalid YAML: {}", e.message),
-            });
-            return None;
-        }
-    };
+    let doc = crate::files::read_yaml(root, &rel, warnings)?;
     if !doc.is_map() && !doc.is_null() {
         warnings.push(Warning {
             file: rel.clone(),
