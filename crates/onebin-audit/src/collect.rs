@@ -445,24 +445,35 @@ fn docker_step_image(job: &Job, env: &Env, d: &DockerStep) -> ImageBuild {
 }
 
 /// One build per place: matrix runs of the same line become one build with
-/// all their platforms.
+/// all their platforms. Builds are looked up by place, so this stays linear
+/// in the number of build commands.
 fn merge_builds(builds: Vec<Build>) -> Vec<Build> {
     let mut out: Vec<Build> = Vec::new();
+    let mut by_place: std::collections::HashMap<(String, usize, String), Vec<usize>> =
+        std::collections::HashMap::new();
     for b in builds {
-        match out.iter_mut().find(|o| {
+        let key = (b.place.file.clone(), b.place.line, b.place.name.clone());
+        let same = by_place.entry(key).or_default();
+        let found = same.iter().copied().find(|&i| {
+            let o = &out[i];
             o.place == b.place
                 && o.language == b.language
                 && o.flags == b.flags
                 && o.toolchain == b.toolchain
-        }) {
-            Some(o) => {
+        });
+        match found {
+            Some(i) => {
+                let o = &mut out[i];
                 for p in b.platforms {
                     if !o.platforms.contains(&p) {
                         o.platforms.push(p);
                     }
                 }
             }
-            None => out.push(b),
+            None => {
+                same.push(out.len());
+                out.push(b);
+            }
         }
     }
     out

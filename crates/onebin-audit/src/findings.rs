@@ -14,7 +14,7 @@ pub const CGO_IMPLICIT: &str = "cgo-implicit";
 pub const UNPINNED_TOOLCHAIN: &str = "unpinned-toolchain";
 pub const MULTIARCH_GAP: &str = "multiarch-gap";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -32,7 +32,7 @@ impl std::fmt::Display for Severity {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Finding {
     pub id: &'static str,
     pub severity: Severity,
@@ -162,9 +162,10 @@ pub fn find(
 ) -> Vec<Finding> {
     let subject = Subject::new(builds, images, dockerfiles, accepted_c);
     let mut out: Vec<Finding> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (_, rule) in RULES {
         for f in rule(&subject) {
-            if !out.contains(&f) {
+            if seen.insert(f.clone()) {
                 out.push(f);
             }
         }

@@ -176,6 +176,10 @@ pub struct Warning {
     pub file: String,
     pub line: usize,
     pub message: String,
+    /// Where the path leads when that is out of the repository: the audit
+    /// then refuses the whole project (exit 2) rather than going on.
+    #[serde(skip)]
+    pub outside: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Display for Warning {

@@ -53,8 +53,8 @@ fn env_of(node: &Node) -> Vec<(String, String)> {
 }
 
 /// The Go version `go.mod` asks for (`toolchain go1.22.5` wins over `go 1.22`).
-fn go_mod_version(root: &Path, file: &str) -> Option<String> {
-    let text = std::fs::read_to_string(root.join(file)).ok()?;
+fn go_mod_version(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<String> {
+    let text = crate::files::read_text(root, file, warnings)?;
     let mut go = None;
     for l in text.lines() {
         let l = l.trim();
@@ -72,6 +72,7 @@ fn setup_toolchain(
     uses: &str,
     with: &Node,
     root: &Path,
+    warnings: &mut Vec<Warning>,
     base: &Toolchain,
     file: &str,
     line: usize,
@@ -86,7 +87,7 @@ fn setup_toolchain(
                 .or_else(|| {
                     with.at("go-version-file")
                         .as_str()
-                        .and_then(|f| go_mod_version(root, f))
+                        .and_then(|f| go_mod_version(root, f, warnings))
                 });
             ("actions/setup-go", v)
         }
@@ -144,10 +145,11 @@ pub fn jobs(root: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Job>> {
                     message: format!(
                         "job '{name}' calls the reusable workflow {uses}, which is not read"
                     ),
+                    outside: None,
                 });
                 continue;
             }
-            jobs.push(job(root, &file, name, node, &wf_env));
+            jobs.push(job(root, &file, name, node, &wf_env, warnings));
         }
     }
     Some(jobs)
@@ -161,13 +163,21 @@ fn workflow(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<Node
             file: file.to_string(),
             line: doc.line.max(1),
             message: "no 'jobs:' in this workflow".into(),
+            outside: None,
         });
         return None;
     }
     Some(doc)
 }
 
-fn job(root: &Path, file: &str, name: &str, node: &Node, wf_env: &[(String, String)]) -> Job {
+fn job(
+    root: &Path,
+    file: &str,
+    name: &str,
+    node: &Node,
+    wf_env: &[(String, String)],
+    warnings: &mut Vec<Warning>,
+) -> Job {
     let toolchain = job_toolchain(node, file);
     let mut env = vec![("GITHUB_WORKSPACE".to_string(), ".".to_string())];
     env.extend(wf_env.iter().cloned());
@@ -176,7 +186,7 @@ fn job(root: &Path, file: &str, name: &str, node: &Node, wf_env: &[(String, Stri
         .at("steps")
         .as_seq()
         .iter()
-        .filter_map(|s| step(root, file, s, &toolchain))
+        .filter_map(|s| step(root, file, s, &toolchain, warnings))
         .collect();
     let publishes = steps
         .iter()
@@ -255,7 +265,13 @@ fn matrix(node: &Node) -> Vec<Vec<(String, String)>> {
 }
 
 /// A step the audit cares about: `run:` lines, or an action it knows.
-fn step(root: &Path, file: &str, node: &Node, toolchain: &Toolchain) -> Option<JobStep> {
+fn step(
+    root: &Path,
+    file: &str,
+    node: &Node,
+    toolchain: &Toolchain,
+    warnings: &mut Vec<Warning>,
+) -> Option<JobStep> {
     if let Some(run) = node.at("run").as_str() {
         let run = expressions(run);
         let lines = if run.contains('\n') {
@@ -272,7 +288,7 @@ fn step(root: &Path, file: &str, node: &Node, toolchain: &Toolchain) -> Option<J
     let line = node.at("uses").line;
     let with = node.at("with");
     let action = uses.split('@').next().unwrap_or(uses);
-    if let Some(t) = setup_toolchain(uses, with, root, toolchain, file, line) {
+    if let Some(t) = setup_toolchain(uses, with, root, warnings, toolchain, file, line) {
         Some(JobStep::Toolchain(t))
     } else if action == "docker/build-push-action" {
         Some(JobStep::Docker(build_push(with, line)))

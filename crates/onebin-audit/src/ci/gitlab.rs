@@ -100,6 +100,7 @@ fn load(
             file: rel.clone(),
             line: doc.line,
             message: "expected a mapping of jobs".into(),
+            outside: None,
         });
         return None;
     }
@@ -127,6 +128,7 @@ fn load(
                 file: rel.clone(),
                 line,
                 message: format!("include {what} is not read (only local includes are)"),
+                outside: None,
             }),
         }
     }
@@ -215,6 +217,7 @@ fn resolve_extends(
             file: file.to_string(),
             line: job.line,
             message: format!("job '{name}': extends nests too deep"),
+            outside: None,
         });
         return job;
     }
@@ -244,6 +247,7 @@ fn resolve_extends(
                 file: file.to_string(),
                 line,
                 message: format!("job '{name}' extends '{parent}', which is not defined here"),
+                outside: None,
             });
         }
     }
@@ -310,6 +314,7 @@ impl Pipeline<'_> {
                 file: file.clone(),
                 line: node.line,
                 message: format!("'{name}' is neither a keyword nor a job"),
+                outside: None,
             });
             return None;
         }
@@ -320,6 +325,7 @@ impl Pipeline<'_> {
                 file: file.clone(),
                 line: job.line,
                 message: format!("job '{name}' has no script"),
+                outside: None,
             });
             return None;
         }
@@ -383,6 +389,7 @@ fn warn_unknown_keys(name: &str, job: &Node, file: &str, warnings: &mut Vec<Warn
                 file: file.to_string(),
                 line: k_line(job.as_map(), key),
                 message: format!("job '{name}': unknown key '{key}'"),
+                outside: None,
             });
         }
     }

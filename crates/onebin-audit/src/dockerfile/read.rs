@@ -23,6 +23,7 @@ impl Reader for Dockerfiles {
                     file: w.file.clone(),
                     line: 0,
                     message: "named by the CI configuration, but not found".into(),
+                    outside: None,
                 });
                 continue;
             }
@@ -101,13 +102,14 @@ fn from_image(img: &ImageBuild, context: &str) -> Wanted {
     }
 }
 
-/// Dockerfiles at the top of the project, for when no config names one.
+/// Dockerfiles at the top of the project, for when no config names one. A
+/// symbolic link is taken too: reading it refuses one that leaves the project.
 fn dockerfiles_in(root: &std::path::Path) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(root)
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| {
             n == "Dockerfile"
@@ -161,6 +163,7 @@ fn parse_file(collector: &mut Collector, file: &str) -> Option<Dockerfile> {
             file: file.to_string(),
             line: *line,
             message: message.clone(),
+            outside: None,
         });
     }
     if df.stages.is_empty() {
@@ -168,6 +171,7 @@ fn parse_file(collector: &mut Collector, file: &str) -> Option<Dockerfile> {
             file: file.to_string(),
             line: 1,
             message: "no FROM: not a Dockerfile".into(),
+            outside: None,
         });
         return None;
     }
