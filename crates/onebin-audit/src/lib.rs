@@ -18,6 +18,7 @@ pub mod model;
 mod reader;
 pub mod recommend;
 pub mod shell;
+mod unread;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};

@@ -10,6 +10,17 @@ use crate::model::{is_exact_version, runner_toolchain, toolchain_from_image, Too
 use crate::reader::Reader;
 use crate::yaml::Node;
 
+/// Actions that build the binary or the image in ways the audit does not
+/// read: each is an `unread-build` finding, not a guess.
+const UNREAD_ACTIONS: &[&str] = &[
+    "PyO3/maturin-action",
+    "docker/bake-action",
+    "houseabsolute/actions-rust-cross",
+    "taiki-e/upload-rust-binary-action",
+    "goreleaser/goreleaser-cross-action",
+    "prometheus/promci/publish_release",
+];
+
 /// GitHub Actions: every workflow under `.github/workflows`.
 pub struct GithubActions;
 
@@ -32,7 +43,21 @@ pub fn expressions(s: &str) -> String {
             out.push_str(&rest[p..]);
             return out;
         };
-        let expr = rest[p + 3..p + end].trim();
+        let mut expr = rest[p + 3..p + end].trim();
+        // `cond && 'a' || 'b'`, GitHub's conditional: the fallback is the
+        // value most runs see.
+        if let Some((_, fallback)) = expr.rsplit_once("||").filter(|_| expr.contains("&&")) {
+            let fallback = fallback.trim();
+            if let Some(lit) = fallback
+                .strip_prefix('\'')
+                .and_then(|f| f.strip_suffix('\''))
+            {
+                out.push_str(lit);
+                rest = &rest[p + end + 2..];
+                continue;
+            }
+            expr = fallback;
+        }
         match expr.strip_prefix("env.") {
             Some(name) => out.push_str(&format!("${{{name}}}")),
             None if expr.starts_with("matrix.") || expr.starts_with("inputs.") => {
@@ -137,6 +162,7 @@ pub fn jobs(root: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Job>> {
             continue;
         };
         let wf_env = env_of(doc.at("env"));
+        let on_release = release_trigger(doc.at("on"), &file);
         for (name, node) in doc.at("jobs").entries() {
             if let Some(uses) = node.at("uses").as_str() {
                 warnings.push(Warning {
@@ -149,7 +175,9 @@ pub fn jobs(root: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Job>> {
                 });
                 continue;
             }
-            jobs.push(job(root, &file, name, node, &wf_env, warnings));
+            let mut j = job(root, &file, name, node, &wf_env, warnings);
+            j.on_release = on_release.clone();
+            jobs.push(j);
         }
     }
     Some(jobs)
@@ -188,9 +216,15 @@ fn job(
         .iter()
         .filter_map(|s| step(root, file, s, &toolchain, warnings))
         .collect();
-    let publishes = steps
-        .iter()
-        .any(|s| matches!(s, JobStep::Goreleaser { .. } | JobStep::Publishes));
+    let publishes = steps.iter().find_map(|s| match s {
+        JobStep::Goreleaser { line } => Some(format!("runs GoReleaser ({file}:{line})")),
+        JobStep::Publishes(how) => Some(how.clone()),
+        JobStep::GoRelease(g) => Some(format!(
+            "uploads to a release (go-release-action, {file}:{})",
+            g.line
+        )),
+        _ => None,
+    });
     Job {
         name: name.to_string(),
         stage: None,
@@ -201,7 +235,60 @@ fn job(
         matrix: matrix(node.at("strategy").at("matrix")),
         steps,
         publishes,
+        on_release: None,
+        runs_on: node
+            .at("runs-on")
+            .strings()
+            .first()
+            .map(|(s, _)| expressions(s)),
     }
+}
+
+/// What in `on:` runs the workflow for a release: a tag push (a `push`
+/// without `branches` includes tags), a `release` event, a manual or
+/// called run; `None` when only branches, pull requests or a schedule do.
+fn release_trigger(on: &Node, file: &str) -> Option<String> {
+    let null = Node::null(on.line);
+    let events: Vec<(String, &Node)> = match on.as_str() {
+        Some(one) => vec![(one.to_string(), &null)],
+        None if !on.as_seq().is_empty() => on
+            .as_seq()
+            .iter()
+            .filter_map(|e| e.as_str().map(|s| (s.to_string(), &null)))
+            .collect(),
+        None => on.entries().map(|(k, v)| (k.to_string(), v)).collect(),
+    };
+    let at = |n: &Node| format!("{file}:{}", n.line.max(on.line));
+    for (event, node) in &events {
+        match event.as_str() {
+            "push" if node.get("tags").is_some() => {
+                let tags: Vec<String> = node
+                    .at("tags")
+                    .strings()
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect();
+                return Some(format!(
+                    "a tag push `{}` ({})",
+                    tags.join(" "),
+                    at(node.at("tags"))
+                ));
+            }
+            "push" if node.get("branches").is_none() && node.get("branches-ignore").is_none() => {
+                return Some(format!("every push, tags included ({})", at(node)));
+            }
+            "release" => return Some(format!("a release event ({})", at(node))),
+            _ => {}
+        }
+    }
+    for (event, node) in &events {
+        match event.as_str() {
+            "workflow_dispatch" => return Some(format!("a manual run ({})", at(node))),
+            "workflow_call" => return Some(format!("a call from another workflow ({})", at(node))),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The job's `container:` image, else its runner (no libc on Windows and
@@ -290,7 +377,10 @@ fn step(
     let action = uses.split('@').next().unwrap_or(uses);
     if let Some(t) = setup_toolchain(uses, with, root, warnings, toolchain, file, line) {
         Some(JobStep::Toolchain(t))
-    } else if action == "docker/build-push-action" {
+    } else if matches!(
+        action,
+        "docker/build-push-action" | "depot/build-push-action"
+    ) {
         Some(JobStep::Docker(build_push(with, line)))
     } else if action == "goreleaser/goreleaser-action" {
         Some(JobStep::Goreleaser { line })
@@ -302,13 +392,36 @@ fn step(
     } else if matches!(
         action,
         "softprops/action-gh-release"
-            | "actions/upload-artifact"
             | "ncipollo/release-action"
             | "actions/upload-release-asset"
+            | "svenstaro/upload-release-action"
     ) {
-        Some(JobStep::Publishes)
+        Some(JobStep::Publishes(format!(
+            "uploads to a release ({action}, {file}:{line})"
+        )))
+    } else if action == "wangyoucao577/go-release-action" {
+        let get = |k: &str| with.at(k).as_str().map(expressions);
+        Some(JobStep::GoRelease(super::GoRelease {
+            goos: get("goos"),
+            goarch: get("goarch"),
+            goversion: get("goversion"),
+            project_path: get("project_path"),
+            binary_name: get("binary_name"),
+            ldflags: get("ldflags"),
+            line,
+        }))
+    } else if action == "actions/upload-artifact" {
+        Some(JobStep::Publishes(format!(
+            "keeps its output as an artifact ({action}, {file}:{line})"
+        )))
     } else {
-        None
+        UNREAD_ACTIONS
+            .iter()
+            .find(|a| action.eq_ignore_ascii_case(a))
+            .map(|tool| JobStep::Unread {
+                tool: tool.to_string(),
+                line,
+            })
     }
 }
 

@@ -42,6 +42,9 @@ struct Wanted {
     context: String,
     target: Option<String>,
     platforms: Vec<String>,
+    /// Some image build of it is published; else only tests build it.
+    ships: bool,
+    why: String,
 }
 
 fn add(wanted: &mut Vec<Wanted>, w: Wanted) {
@@ -50,6 +53,10 @@ fn add(wanted: &mut Vec<Wanted>, w: Wanted) {
         .find(|x| x.file == w.file && x.target == w.target)
     {
         Some(x) => {
+            if w.ships && !x.ships {
+                x.ships = true;
+                x.why = w.why;
+            }
             for p in w.platforms {
                 if !x.platforms.contains(&p) {
                     x.platforms.push(p);
@@ -86,6 +93,8 @@ fn wanted(collector: &mut Collector) -> Vec<Wanted> {
                     context: String::new(),
                     target: None,
                     platforms: vec!["linux/amd64".to_string()],
+                    ships: true,
+                    why: "no CI step names it: taken as the project's image".into(),
                 },
             );
         }
@@ -99,6 +108,8 @@ fn from_image(img: &ImageBuild, context: &str) -> Wanted {
         context: context.to_string(),
         target: img.target.clone(),
         platforms: img.platforms.clone(),
+        ships: img.ships,
+        why: img.why.clone(),
     }
 }
 
@@ -191,13 +202,21 @@ fn run_stages(collector: &mut Collector, df: &Dockerfile, w: &Wanted) {
                 .name
                 .clone()
                 .unwrap_or_else(|| format!("#{}", stage.index)),
-            artifact: if shipped.contains(&stage.index) {
+            artifact: if w.ships && shipped.contains(&stage.index) {
                 Artifact::Image
             } else {
                 Artifact::None
             },
             dir: w.context.clone(),
             host: None,
+            why: if w.ships {
+                format!(
+                    "a stage of {} that the image is built from: {}",
+                    w.file, w.why
+                )
+            } else {
+                format!("only a check builds {}: {}", w.file, w.why)
+            },
         };
         for ins in &stage.instructions {
             run_instruction(collector, &ctx, &w.file, df, ins, &mut tc, &mut env);
@@ -376,6 +395,8 @@ mod tests {
                 file: ".gitlab-ci.yml".into(),
                 line: 3,
             },
+            ships: true,
+            why: String::new(),
         };
         let mut c = Collector::new(dir.path());
         c.images = vec![image(&[]), image(&["linux/arm64"])];
