@@ -142,7 +142,11 @@ impl Job {
         if let Some(how) = &self.publishes {
             let artifact_only = how.starts_with("keeps its output");
             return match &self.on_release {
-                _ if !artifact_only => (true, format!("job `{}` ({at}) {how}", self.name)),
+                Some(on) if !artifact_only => (
+                    true,
+                    format!("job `{}` ({at}) runs on {on} and {how}", self.name),
+                ),
+                None if !artifact_only => (true, format!("job `{}` ({at}) {how}", self.name)),
                 Some(on) if automatic(on) && self.check_word().is_none() => {
                     (true, format!("job `{}` ({at}) runs on {on} and {how}", self.name))
                 }
