@@ -335,7 +335,10 @@ impl<'a> Collector<'a> {
                     goarch,
                     output,
                 } => self.builds.push(at.go(tc, flags, goos, goarch, output)),
-                Action::Cargo { flags, package } => self.builds.push(at.cargo(tc, flags, package)),
+                Action::Cargo { flags, package } => {
+                    let package = package.or_else(|| self.crate_binary(&ctx.dir));
+                    self.builds.push(at.cargo(tc, flags, package))
+                }
                 Action::C { output, .. } => self.builds.push(at.c(tc, output)),
                 Action::Make {
                     target,
@@ -404,6 +407,34 @@ impl<'a> Collector<'a> {
                 Action::Unread { .. } => {}
             }
         }
+    }
+
+    /// The binary a bare `cargo build` in `dir` makes: the first `[[bin]]`
+    /// target's name, else the package's (never a placeholder).
+    fn crate_binary(&mut self, dir: &str) -> Option<String> {
+        let manifest = normalize(&format!("{dir}/Cargo.toml"));
+        if !self.root.join(&manifest).is_file() {
+            return None;
+        }
+        let text = read_text(self.root, &manifest, &mut self.warnings)?;
+        let mut section = "";
+        let (mut bin, mut package) = (None, None);
+        for line in text.lines().map(str::trim) {
+            if line.starts_with('[') {
+                section = line;
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches('"').to_string();
+            match (section, key.trim()) {
+                ("[[bin]]", "name") if bin.is_none() => bin = Some(value),
+                ("[package]", "name") => package = Some(value),
+                _ => {}
+            }
+        }
+        bin.or(package)
     }
 
     /// A tool not read, once per file: a matrix of runs is one finding.

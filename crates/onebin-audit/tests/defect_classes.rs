@@ -121,12 +121,17 @@ fn unread_build_tools_are_named_and_go_release_action_is_read() {
 }
 
 /// Class 3: a matrix runner's OS is the build's platform, and GitHub's
-/// `cond && 'a' || 'b'` is read as its fallback.
+/// `cond && 'a' || 'b'` is read as its fallback; class 6: the program is
+/// the crate's binary target.
 #[test]
 fn runner_platforms_and_conditional_expressions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    write(d, "Cargo.toml", "[package]\nname = \"tool\"\nversion = \"0.1.0\"\n");
+    write(
+        d,
+        "Cargo.toml",
+        "[package]\nname = \"tool-cli\"\nversion = \"0.1.0\"\n\n[[bin]]\nname = \"tl\"\npath = \"src/main.rs\"\n",
+    );
     write(
         d,
         ".github/workflows/release.yml",
@@ -136,6 +141,7 @@ fn runner_platforms_and_conditional_expressions() {
     let b = build_at(&r, ".github/workflows/release.yml", 13);
     assert_eq!(b.platforms, ["linux/amd64", "windows/amd64", "darwin/arm64"]);
     assert!(b.why.contains("uploads to a release"), "{}", b.why);
+    assert_eq!(b.program.as_deref(), Some("tl"));
 }
 
 /// Class 7: a GitLab CI that only scans does not make the project's
