@@ -17,6 +17,10 @@ use crate::recommend;
 use crate::shell::{self, Action, Env};
 use crate::Report;
 
+/// How deep `make` and scripts are followed: a job's script that runs
+/// `make -f` is two steps (a bound, as each step may call the next).
+const FOLLOW_DEPTH: usize = 2;
+
 /// Where and how lines run: in a CI job, or a Dockerfile stage.
 pub(crate) struct RunCtx {
     pub kind: PlaceKind,
@@ -464,7 +468,7 @@ impl<'a> Collector<'a> {
         let Some(mk) = make::find(self.root, call) else {
             return false;
         };
-        if depth == 0 {
+        if depth < FOLLOW_DEPTH {
             if let Some(text) = read_text(self.root, &mk, &mut self.warnings) {
                 let recipe = make::parse(&text).recipe(call.target.as_deref(), &call.vars);
                 let mut menv = env.clone();
@@ -484,7 +488,7 @@ impl<'a> Collector<'a> {
         depth: usize,
     ) {
         let rel = ctx.path(path);
-        if depth == 0 && self.root.join(&rel).is_file() {
+        if depth < FOLLOW_DEPTH && self.root.join(&rel).is_file() {
             if let Some(text) = read_text(self.root, &rel, &mut self.warnings) {
                 let lines = shell::logical_lines(&text, 1);
                 let mut senv = env.clone();

@@ -84,7 +84,11 @@ fn unread_build_tools_are_named_and_go_release_action_is_read() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     write(d, "go.mod", GO_MOD);
-    write(d, "Taskfile.yml", "version: '3'\ntasks:\n  build:\n    cmds: [go build]\n");
+    write(
+        d,
+        "Taskfile.yml",
+        "version: '3'\ntasks:\n  build:\n    cmds: [go build]\n",
+    );
     write(
         d,
         ".github/workflows/release.yml",
@@ -139,7 +143,10 @@ fn runner_platforms_and_conditional_expressions() {
     );
     let r = audit(d).expect("audit");
     let b = build_at(&r, ".github/workflows/release.yml", 13);
-    assert_eq!(b.platforms, ["linux/amd64", "windows/amd64", "darwin/arm64"]);
+    assert_eq!(
+        b.platforms,
+        ["linux/amd64", "windows/amd64", "darwin/arm64"]
+    );
     assert!(b.why.contains("uploads to a release"), "{}", b.why);
     assert_eq!(b.program.as_deref(), Some("tl"));
 }
@@ -169,7 +176,11 @@ fn the_releasing_ci_is_the_dialect_and_option_b_needs_no_change() {
     );
     let r = audit(d).expect("audit");
     assert_eq!(r.dialect, Dialect::Github);
-    assert!(ids(&r).iter().all(|id| *id != "double-build"), "{:?}", r.findings);
+    assert!(
+        ids(&r).iter().all(|id| *id != "double-build"),
+        "{:?}",
+        r.findings
+    );
     assert_eq!(r.recommendation.option, OptionKind::B);
     assert!(
         r.recommendation.changes.is_empty(),

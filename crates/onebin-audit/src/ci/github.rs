@@ -217,6 +217,10 @@ fn job(
         .filter_map(|s| step(root, file, s, &toolchain, warnings))
         .collect();
     let publishes = steps.iter().find_map(|s| match s {
+        JobStep::Docker(d) if d.push => Some(format!(
+            "pushes the image it builds (push: true, {file}:{})",
+            d.line
+        )),
         JobStep::Goreleaser { line } => Some(format!("runs GoReleaser ({file}:{line})")),
         JobStep::Publishes(how) => Some(how.clone()),
         JobStep::GoRelease(g) => Some(format!(
@@ -447,6 +451,8 @@ fn build_push(with: &Node, line: usize) -> DockerStep {
         platforms: list("platforms"),
         tags: list("tags"),
         target: with.at("target").as_str().map(str::to_string),
+        // `push: ${{ github.event_name != 'pull_request' }}` pushes on a release.
+        push: with.at("push").as_str().is_some_and(|p| p != "false"),
         line,
     }
 }

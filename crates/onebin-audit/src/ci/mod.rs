@@ -77,6 +77,8 @@ pub struct DockerStep {
     pub platforms: Vec<String>,
     pub tags: Vec<String>,
     pub target: Option<String>,
+    /// `push:` is set: the image goes to a registry.
+    pub push: bool,
     pub line: usize,
 }
 
