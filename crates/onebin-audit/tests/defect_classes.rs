@@ -190,3 +190,43 @@ fn the_releasing_ci_is_the_dialect_and_option_b_needs_no_change() {
     let b = build_at(&r, ".github/workflows/release.yml", 10);
     assert_eq!(b.artifact, Artifact::ReleaseAndImage);
 }
+
+/// Class 1 and 2: a manual release workflow ships what it uploads and the
+/// image it pushes; a script the job runs is followed into the Makefile it
+/// hands over to (`make -f`).
+#[test]
+fn pushed_images_ship_and_scripts_are_followed_into_make() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "go.mod", GO_MOD);
+    write(
+        d,
+        "package.sh",
+        "#!/bin/sh\nset -e\nmake -f Makefile.cross\n",
+    );
+    write(
+        d,
+        "Makefile.cross",
+        "all:\n\tCGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -o release/tool_linux_arm64 ./cmd/tool\n",
+    );
+    write(
+        d,
+        "Dockerfile",
+        "FROM golang:1.22.5 AS build\nRUN CGO_ENABLED=0 go build -trimpath -o /tool ./cmd/tool\nFROM scratch\nCOPY --from=build /tool /tool\nENTRYPOINT [\"/tool\"]\n",
+    );
+    write(
+        d,
+        ".github/workflows/release.yml",
+        "on: workflow_dispatch\njobs:\n  binaries:\n    runs-on: ubuntu-latest\n    steps:\n      - run: ./package.sh\n      - uses: softprops/action-gh-release@v2\n  image:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: docker/build-push-action@v6\n        with:\n          platforms: linux/arm64\n          push: true\n",
+    );
+    let r = audit(d).expect("audit");
+    let release = build_at(&r, "Makefile.cross", 2);
+    assert_eq!(release.artifact, Artifact::Release);
+    assert_eq!(release.platforms, ["linux/arm64"]);
+    assert!(release.why.contains("a manual run"), "{}", release.why);
+    let image = build_at(&r, "Dockerfile", 2);
+    assert_eq!(image.artifact, Artifact::Image);
+    assert!(image.why.contains("pushes the image"), "{}", image.why);
+    assert!(r.has_double_build(), "{:?}", r.findings);
+    assert_eq!(r.recommendation.option, OptionKind::B);
+}

@@ -310,6 +310,9 @@ fn binary_in_final_stage(df: &Dockerfile, last: &Stage) -> (Option<String>, bool
             continue;
         };
         let src = &words[0];
+        if not_a_binary(src) {
+            continue;
+        }
         let path = if dest.ends_with('/') {
             format!("{dest}{}", basename(src))
         } else {
@@ -341,9 +344,31 @@ fn binary_in_final_stage(df: &Dockerfile, last: &Stage) -> (Option<String>, bool
     (binary_path, packages_prebuilt)
 }
 
+/// A CA bundle, a script, a configuration or a library: copied beside the
+/// binary, never the binary itself.
+fn not_a_binary(src: &str) -> bool {
+    let name = basename(src);
+    let data = [
+        ".crt", ".pem", ".sh", ".conf", ".cfg", ".json", ".yaml", ".yml", ".toml", ".txt", ".md",
+        ".html", ".so", ".ini",
+    ];
+    src.starts_with("/etc/")
+        || name.starts_with("ca-certificates")
+        || data.iter().any(|ext| name.ends_with(ext))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ca_bundle_or_a_script_is_not_the_binary() {
+        let df = parse("FROM golang:1.22 AS build\nRUN go build -o /out/app .\nFROM scratch\nCOPY --from=build /out/app /usr/local/bin/app\nCOPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/\nCOPY entrypoint.sh /\n");
+        assert_eq!(
+            binary_in_final_stage(&df, &df.stages[1]),
+            (Some("/usr/local/bin/app".to_string()), false)
+        );
+    }
 
     #[test]
     fn the_final_stage_says_where_the_binary_goes() {
