@@ -341,7 +341,12 @@ impl<'a> Collector<'a> {
                 } => self.builds.push(at.go(tc, flags, goos, goarch, output)),
                 Action::Cargo { flags, package } => {
                     let package = package.or_else(|| self.crate_binary(&ctx.dir));
-                    self.builds.push(at.cargo(tc, flags, package))
+                    let pinned = match ctx.kind {
+                        PlaceKind::CiJob if !tc.pinned => self.rust_toolchain_file(tc),
+                        _ => None,
+                    };
+                    self.builds
+                        .push(at.cargo(pinned.as_ref().unwrap_or(tc), flags, package))
                 }
                 Action::C { output, .. } => self.builds.push(at.c(tc, output)),
                 Action::Make {
@@ -439,6 +444,33 @@ impl<'a> Collector<'a> {
             }
         }
         bin.or(package)
+    }
+
+    /// The toolchain rustup takes from `rust-toolchain.toml` (or the older
+    /// `rust-toolchain`) over a runner's or a floating default.
+    fn rust_toolchain_file(&mut self, tc: &Toolchain) -> Option<Toolchain> {
+        let file = ["rust-toolchain.toml", "rust-toolchain"]
+            .into_iter()
+            .find(|f| self.root.join(f).is_file())?;
+        let text = read_text(self.root, file, &mut self.warnings)?;
+        let (line, channel) = text.lines().enumerate().find_map(|(i, l)| {
+            let l = l.trim();
+            let value = match l.split_once('=') {
+                Some((k, v)) if k.trim() == "channel" => v.trim().trim_matches('"'),
+                Some(_) => return None,
+                None if !l.is_empty() && !l.starts_with('[') && !l.starts_with('#') => l,
+                None => return None,
+            };
+            Some((i + 1, value.to_string()))
+        })?;
+        Some(Toolchain {
+            source: format!("{file} {channel}"),
+            pinned: crate::model::is_exact_version(&channel),
+            version: Some(channel),
+            file: file.to_string(),
+            line,
+            ..tc.clone()
+        })
     }
 
     /// A tool not read, once per file: a matrix of runs is one finding.

@@ -155,8 +155,13 @@ fn strings(n: &Node) -> Vec<String> {
     n.strings().into_iter().map(|(s, _)| s).collect()
 }
 
-fn flags_of(b: &Node) -> Flags {
-    let env: Vec<(String, String)> = strings(b.at("env"))
+/// A build's settings; `top` is the config's top-level `env`, which every
+/// build sees and its own `env` overrides.
+fn flags_of(b: &Node, top: &Node) -> Flags {
+    let env: Vec<(String, String)> = strings(top)
+        .into_iter()
+        .chain(strings(b.at("env")))
+        .collect::<Vec<_>>()
         .iter()
         .filter_map(|e| {
             e.split_once('=')
@@ -263,7 +268,7 @@ pub fn parse(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<GrC
         .map(|b| GrBuild {
             id: b.at("id").as_str().unwrap_or(&project).to_string(),
             binary: b.at("binary").as_str().unwrap_or(&project).to_string(),
-            flags: flags_of(b),
+            flags: flags_of(b, doc.at("env")),
             platforms: platforms(
                 b,
                 &["linux", "darwin", "windows"],
@@ -278,10 +283,7 @@ pub fn parse(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<GrC
         builds.push(GrBuild {
             id: project.clone(),
             binary: project.clone(),
-            flags: Flags {
-                release: true,
-                ..Flags::default()
-            },
+            flags: flags_of(&Node::null(1), doc.at("env")),
             platforms: platforms(
                 &Node::null(1),
                 &["linux", "darwin", "windows"],
@@ -331,7 +333,7 @@ pub fn parse(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<GrC
             if p.is_empty() {
                 p = vec!["linux/amd64".into()];
             }
-            let mut flags = flags_of(k);
+            let mut flags = flags_of(k, doc.at("env"));
             // ko builds with -trimpath and CGO_ENABLED=0 unless told otherwise.
             flags.trimpath = true;
             if flags.cgo_enabled.is_none() {

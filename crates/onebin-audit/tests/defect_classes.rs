@@ -230,3 +230,47 @@ fn pushed_images_ship_and_scripts_are_followed_into_make() {
     assert!(r.has_double_build(), "{:?}", r.findings);
     assert_eq!(r.recommendation.option, OptionKind::B);
 }
+
+/// Class 4: settings that are there are read: GoReleaser's top-level `env`
+/// and `rust-toolchain.toml`, so no false warnings about them.
+#[test]
+fn top_level_env_and_rust_toolchain_file_are_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "go.mod", GO_MOD);
+    write(
+        d,
+        ".goreleaser.yaml",
+        "env:\n  - CGO_ENABLED=0\nbuilds:\n  - binary: tool\n    flags: [-trimpath]\n    goos: [linux]\n    goarch: [amd64]\n",
+    );
+    write(
+        d,
+        ".github/workflows/release.yml",
+        "on:\n  push:\n    tags: ['v*']\njobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/setup-go@v5\n        with: {go-version: 1.22.5}\n      - uses: goreleaser/goreleaser-action@v6\n  rust:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: dtolnay/rust-toolchain@stable\n      - run: cargo build --release --locked\n      - uses: softprops/action-gh-release@v2\n",
+    );
+    write(
+        d,
+        "Cargo.toml",
+        "[package]\nname = \"tool-rs\"\nversion = \"0.1.0\"\n",
+    );
+    write(
+        d,
+        "rust-toolchain.toml",
+        "[toolchain]\nchannel = \"1.91.1\"\n",
+    );
+    let r = audit(d).expect("audit");
+    let go = build_at(&r, ".goreleaser.yaml", 4);
+    assert_eq!(go.flags.cgo_enabled.as_deref(), Some("0"));
+    let rust = build_at(&r, ".github/workflows/release.yml", 15);
+    assert_eq!(rust.toolchain.version.as_deref(), Some("1.91.1"));
+    assert!(rust.toolchain.pinned);
+    assert_eq!(
+        (rust.toolchain.file.as_str(), rust.toolchain.line),
+        ("rust-toolchain.toml", 2)
+    );
+    assert!(
+        !ids(&r).contains(&"cgo-implicit") && !ids(&r).contains(&"unpinned-toolchain"),
+        "{:#?}",
+        r.findings
+    );
+}
