@@ -297,8 +297,12 @@ impl<'a> Collector<'a> {
                     place: job.place(PlaceKind::CiJob, *line),
                 }),
                 JobStep::Publishes(_) => {}
-                // What a check runs does not ship: no finding for it.
-                JobStep::Unread { tool, line } if ctx.artifact != Artifact::None => {
+                // What a check runs does not ship: no finding for it. A job
+                // that a release may run (called, by hand) is reported.
+                JobStep::Unread { tool, line }
+                    if ctx.artifact != Artifact::None
+                        || job.on_release.is_some() && job.check_word().is_none() =>
+                {
                     self.add_unread(tool, job.place(PlaceKind::CiJob, *line))
                 }
                 JobStep::Unread { .. } => {}

@@ -150,6 +150,8 @@ pub fn recommend(input: &Input) -> Recommendation {
                         | findings::TOOLCHAIN_MISMATCH
                         | findings::FLAGS_MISMATCH
                         | findings::MULTIARCH_GAP
+                        // The recommendation does not see what these build.
+                        | findings::UNREAD_BUILD
                 )
             })
             .map(reason),

@@ -371,8 +371,11 @@ fn analyze_command(words: &[String], env: &mut Env) -> Option<Action> {
                     tool: "cargo-dist".into(),
                 });
             }
-            let build = matches!(sub.as_str(), "build" | "zigbuild" | "auditable")
-                && !(sub == "auditable" && args.get(1).map(String::as_str) != Some("build"));
+            // `cargo auditable build` and `cargo auditable zigbuild` wrap a build.
+            let wrapped =
+                |a: Option<&String>| matches!(a.map(String::as_str), Some("build" | "zigbuild"));
+            let build = matches!(sub.as_str(), "build" | "zigbuild")
+                || sub == "auditable" && wrapped(args.get(1));
             if !build {
                 return None;
             }
