@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use onebin::cmd::{adr, audit, explain, extract, inspect, package, verify, Report};
+use onebin::cmd::{adr, audit, explain, extract, inspect, package, release, verify, Report};
 use onebin::exit::Outcome;
 use onebin::progress::Progress;
 use onebin::registry::RegistryArgs;
@@ -35,6 +35,8 @@ enum Command {
     Explain(explain::Args),
     /// Put prebuilt binaries into a reproducible multi-arch image, with no daemon and no Dockerfile.
     Package(package::Args),
+    /// The whole release from onebin.toml or GoReleaser's dist: image(s), assets, checksums, proof.
+    Release(release::Args),
     /// Find double builds in CI configs and Dockerfiles; recommend Option A, B or C.
     Audit(audit::Args),
     /// Write or update the ADR recording the decision in DIR/docs/ARCHITECTURE.md.
@@ -68,6 +70,7 @@ fn run(cli: Cli) -> Result<Outcome> {
         Command::Verify(args) => print(&verify::run(args, &options)?, args.json),
         Command::Explain(args) => print(&explain::run(args)?, args.json),
         Command::Package(args) => print(&package::run(args, &options, &progress)?, args.json),
+        Command::Release(args) => print(&release::run(args, &options, &progress)?, args.json),
         Command::Audit(args) => print(&audit::run(args)?, args.json),
         Command::Adr(args) => print_text(&adr::run(args)?),
     }

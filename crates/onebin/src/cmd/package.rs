@@ -153,6 +153,9 @@ pub struct PackageReport {
     /// reported for the index (equal to `digest`, or the push fails).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push: Option<PushReport>,
+    /// Per platform, where the written image is read back from.
+    #[serde(skip)]
+    pub readback: Vec<(Platform, ImageReference)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -183,7 +186,23 @@ struct InputBinary {
     facts: BinaryFacts,
 }
 
-pub fn package(request: &PackageRequest) -> Result<PackageReport> {
+/// What every check before writing found: the inputs, read and accepted.
+struct Prepared {
+    /// The first binary's path: the default entrypoint.
+    path: String,
+    base_source: Option<Box<dyn ImageSource>>,
+    inputs: Vec<Input>,
+    daemon_platform: Option<Platform>,
+}
+
+/// Runs every check `package` makes before it writes anything (paths,
+/// binaries, base, destination): `onebin release` checks every destination
+/// before it writes the first.
+pub fn check(request: &PackageRequest) -> Result<()> {
+    prepare(request).map(drop)
+}
+
+fn prepare(request: &PackageRequest) -> Result<Prepared> {
     let paths = request
         .files
         .iter()
@@ -230,6 +249,21 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
             )?;
         }
     }
+    Ok(Prepared {
+        path,
+        base_source,
+        inputs,
+        daemon_platform,
+    })
+}
+
+pub fn package(request: &PackageRequest) -> Result<PackageReport> {
+    let Prepared {
+        path,
+        base_source,
+        inputs,
+        daemon_platform,
+    } = prepare(request)?;
 
     let created =
         humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(request.epoch))
@@ -336,6 +370,7 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
         platforms,
         verified: true,
         push: written.push,
+        readback: written.readback,
     })
 }
 
