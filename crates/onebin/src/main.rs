@@ -3,6 +3,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use onebin::cmd::index::{self, IndexCommand};
 use onebin::cmd::{adr, audit, explain, extract, inspect, package, release, verify, Report};
 use onebin::exit::Outcome;
 use onebin::progress::Progress;
@@ -37,6 +38,8 @@ enum Command {
     Package(package::Args),
     /// The whole release from onebin.toml or GoReleaser's dist: image(s), assets, checksums, proof.
     Release(release::Args),
+    /// Make multi-arch indexes: `index create DEST SRC...` joins what several runners pushed.
+    Index(index::Args),
     /// Find double builds in CI configs and Dockerfiles; recommend Option A, B or C.
     Audit(audit::Args),
     /// Write or update the ADR recording the decision in DIR/docs/ARCHITECTURE.md.
@@ -71,6 +74,11 @@ fn run(cli: Cli) -> Result<Outcome> {
         Command::Explain(args) => print(&explain::run(args)?, args.json),
         Command::Package(args) => print(&package::run(args, &options, &progress)?, args.json),
         Command::Release(args) => print(&release::run(args, &options, &progress)?, args.json),
+        Command::Index(args) => match &args.command {
+            IndexCommand::Create(args) => {
+                print(&index::create(args, &options, &progress)?, args.json)
+            }
+        },
         Command::Audit(args) => print(&audit::run(args)?, args.json),
         Command::Adr(args) => print_text(&adr::run(args)?),
     }

@@ -6,6 +6,7 @@ pub mod adr;
 pub mod audit;
 pub mod explain;
 pub mod extract;
+pub mod index;
 pub mod inspect;
 pub mod package;
 pub mod release;
