@@ -3,6 +3,8 @@
 //! and OCI layouts byte by byte for the cases real tools never write.
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
