@@ -531,3 +531,67 @@ fn from_goreleaser_packages_its_binaries_and_proves_its_archives() {
         .iter()
         .any(|p| p["status"] == "mismatch" && p["platform"] == "linux/amd64"));
 }
+
+#[test]
+fn extract_and_verify_take_the_several_binaries_of_one_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    binaries(dir);
+    std::fs::write(
+        dir.join("onebin.toml"),
+        config(&["oci:build/image:{version}".to_string()], ""),
+    )
+    .unwrap();
+    json_ok(dir, &["release", "--quiet"]);
+    let both = ["--path", HELLO, "--path", CHECK];
+    let mut args = vec![
+        "extract",
+        "--quiet",
+        "oci:build/image:1.2.0",
+        "--out",
+        "out",
+    ];
+    args.extend(both);
+    let extracted = json_ok(dir, &args);
+    assert_eq!(extracted["files"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        std::fs::read(dir.join("out/hello-healthcheck_linux_arm64")).unwrap(),
+        std::fs::read(dir.join("bin/hc_linux_arm64")).unwrap()
+    );
+    // Raw assets go to the binary whose name starts theirs (the longest).
+    let mut args = vec!["verify", "oci:build/image:1.2.0", "--release", "out"];
+    args.extend(both);
+    let verified = json_ok(dir, &args);
+    assert_eq!(verified["ok"], true, "{verified:#}");
+    assert_eq!(verified["results"].as_array().unwrap().len(), 4);
+    // Archives are searched for each binary by name.
+    let mut args = vec!["verify", "oci:build/image:1.2.0", "--release", "dist"];
+    args.extend(both);
+    assert_eq!(json_ok(dir, &args)["ok"], true);
+
+    // The healthcheck asset replaced by the main binary: that one mismatches.
+    std::fs::copy(
+        dir.join("bin/hello_linux_arm64"),
+        dir.join("out/hello-healthcheck_linux_arm64"),
+    )
+    .unwrap();
+    let mut args = vec![
+        "verify",
+        "oci:build/image:1.2.0",
+        "--release",
+        "out",
+        "--json",
+    ];
+    args.extend(both);
+    let out = onebin_in(dir, &args, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bad: Vec<(&str, &str)> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] != "match")
+        .map(|r| (r["path"].as_str().unwrap(), r["platform"].as_str().unwrap()))
+        .collect();
+    assert_eq!(bad, [(CHECK, "linux/arm64")]);
+}

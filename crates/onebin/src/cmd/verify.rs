@@ -17,7 +17,8 @@ use crate::exit::Outcome;
 use crate::flags::parse_binary;
 use crate::platforms::select_platforms;
 use crate::release::{
-    check_checksums, is_checksums_file, read_asset, ChecksumCheck, ChecksumStatus, ReleaseBinary,
+    check_checksums, is_archive, is_checksums_file, read_asset, ChecksumCheck, ChecksumStatus,
+    ReleaseBinary,
 };
 
 #[derive(clap::Args)]
@@ -25,9 +26,11 @@ use crate::release::{
 pub struct Args {
     #[arg(help = transport::read_syntaxes())]
     pub image: String,
-    /// The binary's path inside the image.
-    #[arg(long)]
-    pub path: String,
+    /// The binary's path inside the image; repeat for several binaries of one
+    /// image (raw assets go to the binary whose name starts theirs, archives
+    /// are searched for each binary by name).
+    #[arg(long = "path", value_name = "PATH", required = true)]
+    pub paths: Vec<String>,
     /// A checksums file (sha256sum/GoReleaser format); the files it names are the release.
     #[arg(long)]
     pub checksums: Option<PathBuf>,
@@ -50,12 +53,52 @@ pub fn run(args: &Args, options: &Options) -> Result<VerifyReport> {
         (None, Some(dir)) => Release::Dir(dir.clone()),
         (None, None) => Release::Binaries(args.binaries.clone()),
     };
-    verify(
+    verify_paths(
         open_image(&args.image, options)?.as_ref(),
-        &args.path,
+        &args.paths,
         &release,
         &args.platforms,
     )
+}
+
+/// [`verify`] for each of several binaries of one image; every result names
+/// its path.
+pub fn verify_paths(
+    source: &dyn ImageSource,
+    paths: &[String],
+    release: &Release,
+    platforms: &[Platform],
+) -> Result<VerifyReport> {
+    if let [path] = paths {
+        return verify(source, path, release, platforms);
+    }
+    let names = paths
+        .iter()
+        .map(|p| binary_name(p))
+        .collect::<Result<Vec<&str>>>()?;
+    let mut merged: Option<VerifyReport> = None;
+    for path in paths {
+        let mut report = verify_one(source, path, &names, release, platforms)?;
+        for r in &mut report.results {
+            r.path = Some(report.path.clone());
+        }
+        match &mut merged {
+            None => merged = Some(report),
+            Some(m) => {
+                m.ok &= report.ok;
+                m.path = format!("{}, {}", m.path, report.path);
+                m.results.extend(report.results);
+            }
+        }
+    }
+    merged.ok_or_else(|| anyhow!("no --path given"))
+}
+
+fn binary_name(path: &str) -> Result<&str> {
+    Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow!("--path '{path}' does not name a file"))
 }
 
 /// Where the release assets are.
@@ -80,6 +123,9 @@ pub struct VerifyReport {
 #[derive(Debug, Serialize)]
 pub struct PlatformResult {
     pub platform: String,
+    /// With several `--path`s: the binary this result is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     pub status: Status,
     pub image: Option<ImageSide>,
     pub release: Option<ReleaseSide>,
@@ -188,11 +234,20 @@ pub fn verify(
     release: &Release,
     platforms: &[Platform],
 ) -> Result<VerifyReport> {
-    let binary_name = Path::new(path)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| anyhow!("--path '{path}' does not name a file"))?;
-    let (mut assets, checksums) = collect_release(release, binary_name)?;
+    verify_one(source, path, &[], release, platforms)
+}
+
+/// Verifies `path`; `names` are the binaries verified together (empty: one
+/// binary, whose assets are every binary of the release).
+fn verify_one(
+    source: &dyn ImageSource,
+    path: &str,
+    names: &[&str],
+    release: &Release,
+    platforms: &[Platform],
+) -> Result<VerifyReport> {
+    let binary_name = binary_name(path)?;
+    let (mut assets, checksums) = collect_release(release, binary_name, names)?;
     if !platforms.is_empty() {
         assets.retain(|a| platforms.iter().any(|p| p.matches(&a.platform)));
     }
@@ -255,6 +310,7 @@ pub fn verify(
         let Some(index) = index else {
             results.push(PlatformResult {
                 platform: asset.platform.to_string(),
+                path: None,
                 status: Status::MissingInImage,
                 image: None,
                 release: Some(release_side),
@@ -271,6 +327,7 @@ pub fn verify(
         match &image.found {
             Err(why) => results.push(PlatformResult {
                 platform: image.platform.to_string(),
+                path: None,
                 status: Status::MissingInImage,
                 image: None,
                 release: Some(release_side),
@@ -283,6 +340,7 @@ pub fn verify(
                 });
                 results.push(PlatformResult {
                     platform: image.platform.to_string(),
+                    path: None,
                     status: if same {
                         Status::Match
                     } else {
@@ -316,6 +374,7 @@ pub fn verify(
             };
             results.push(PlatformResult {
                 platform: image.platform.to_string(),
+                path: None,
                 status,
                 image: image_side,
                 release: None,
@@ -354,9 +413,10 @@ impl Report for VerifyReport {
                         .unwrap_or_default()
                 )
             });
+            let path = r.path.as_ref().map(|p| format!("{p} ")).unwrap_or_default();
             let _ = writeln!(
                 s,
-                "  {:<16} {:<18} image {image}  release {release}",
+                "  {:<16} {path}{:<18} image {image}  release {release}",
                 r.platform, r.status
             );
             match &r.explanation {
@@ -397,18 +457,40 @@ impl Report for VerifyReport {
     }
 }
 
+/// The release's binaries for `binary_name`. With several `names`, a raw
+/// asset belongs to the longest name its file name starts with, and an
+/// archive must hold a member of that name.
 fn collect_release(
     release: &Release,
     binary_name: &str,
+    names: &[&str],
 ) -> Result<(Vec<ReleaseBinary>, Vec<ChecksumCheck>)> {
+    let several = names.len() > 1;
+    let belongs = |file: &Path| {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        !several
+            || is_archive(name)
+            || names
+                .iter()
+                .filter(|n| name.starts_with(**n))
+                .max_by_key(|n| n.len())
+                == Some(&binary_name)
+    };
     let mut assets = Vec::new();
     let mut checks = Vec::new();
     let mut files = Vec::new();
     match release {
         Release::Binaries(list) => {
-            for (platform, file) in list {
-                let asset = read_asset(file, binary_name, Some(platform))?
-                    .ok_or_else(|| anyhow!("{}: not a binary", file.display()))?;
+            for (platform, file) in list.iter().filter(|(_, f)| belongs(f)) {
+                let Some(asset) = read_asset(file, binary_name, Some(platform), several)? else {
+                    if several {
+                        continue;
+                    }
+                    bail!("{}: not a binary", file.display());
+                };
                 if !asset.facts.runs_on(platform) {
                     bail!(
                         "--binary {platform}={}: this is a {}/{} binary, not one for {platform}",
@@ -446,8 +528,8 @@ fn collect_release(
             }
         }
     }
-    for file in files {
-        if let Some(asset) = read_asset(&file, binary_name, None)? {
+    for file in files.into_iter().filter(|f| belongs(f)) {
+        if let Some(asset) = read_asset(&file, binary_name, None, several)? {
             assets.push(asset);
         }
     }
