@@ -595,3 +595,74 @@ fn extract_and_verify_take_the_several_binaries_of_one_image() {
         .collect();
     assert_eq!(bad, [(CHECK, "linux/arm64")]);
 }
+
+#[test]
+fn package_puts_a_further_binary_at_its_own_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    binaries(dir);
+    let out = onebin_in(
+        dir,
+        &[
+            "package",
+            "--path",
+            HELLO,
+            "--binary",
+            "linux/amd64=bin/hello_linux_amd64",
+            "--binary",
+            &format!("linux/amd64=bin/hc_linux_amd64={CHECK}"),
+            "--dest",
+            "oci:image:v1",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let paths: Vec<&str> = report["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, [HELLO, CHECK]);
+    let out = onebin_in(
+        dir,
+        &[
+            "extract",
+            "-q",
+            "oci:image:v1",
+            "--path",
+            CHECK,
+            "--out",
+            "x",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(dir.join("x/hello-healthcheck_linux_amd64")).unwrap(),
+        std::fs::read(dir.join("bin/hc_linux_amd64")).unwrap()
+    );
+    // A further binary for fewer platforms than the first: refused.
+    let out = onebin_in(
+        dir,
+        &[
+            "package",
+            "--path",
+            HELLO,
+            "--binary",
+            "linux/amd64=bin/hello_linux_amd64",
+            "--binary",
+            "linux/arm64=bin/hello_linux_arm64",
+            "--binary",
+            &format!("linux/amd64=bin/hc_linux_amd64={CHECK}"),
+            "--dest",
+            "oci:image2:v1",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("every binary of the image needs every platform"));
+    assert!(!dir.join("image2").exists());
+}

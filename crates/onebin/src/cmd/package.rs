@@ -21,6 +21,17 @@ use serde::Serialize;
 
 use super::Report;
 use crate::flags::{parse_binary, parse_key_value, parse_mode};
+
+/// `PLATFORM=FILE`, or `PLATFORM=FILE=PATH` for a further binary of the image.
+fn parse_binary_at(s: &str) -> std::result::Result<(Platform, PathBuf, Option<String>), String> {
+    match s.rsplit_once("=/") {
+        Some((binary, path)) if binary.contains('=') => {
+            let (platform, file) = parse_binary(binary)?;
+            Ok((platform, file, Some(format!("/{path}"))))
+        }
+        _ => parse_binary(s).map(|(platform, file)| (platform, file, None)),
+    }
+}
 use crate::parallel::side_by_side;
 use crate::platforms::select_platforms;
 use crate::progress::{BlobBars, Progress};
@@ -29,8 +40,9 @@ use crate::{provenance, source_date_epoch};
 #[derive(clap::Args)]
 pub struct Args {
     /// PLATFORM=FILE, e.g. linux/arm64=dist/app_linux_arm64; repeat per platform.
-    #[arg(long = "binary", value_name = "PLATFORM=FILE", value_parser = parse_binary, required = true)]
-    pub binaries: Vec<(Platform, PathBuf)>,
+    /// PLATFORM=FILE=PATH puts a further binary of the image at PATH.
+    #[arg(long = "binary", value_name = "PLATFORM=FILE[=PATH]", value_parser = parse_binary_at, required = true)]
+    pub binaries: Vec<(Platform, PathBuf, Option<String>)>,
     /// Where the binary goes in the image, e.g. /usr/local/bin/app.
     #[arg(long)]
     pub path: String,
@@ -87,11 +99,27 @@ pub fn run(args: &Args, options: &Options, progress: &Progress) -> Result<Packag
         created: String::new(),
     };
     let checkout = std::env::current_dir()?;
-    let files = [ImageFile {
+    let mut files = vec![ImageFile {
         path: args.path.clone(),
         mode: args.mode,
-        binaries: args.binaries.clone(),
+        binaries: Vec::new(),
     }];
+    for (platform, file, at) in &args.binaries {
+        let path = at.as_ref().unwrap_or(&args.path);
+        let index = match files.iter().position(|f| &f.path == path) {
+            Some(i) => i,
+            None => {
+                files.push(ImageFile {
+                    path: path.clone(),
+                    mode: args.mode,
+                    binaries: Vec::new(),
+                });
+                files.len() - 1
+            }
+        };
+        files[index].binaries.push((platform.clone(), file.clone()));
+    }
+    files.retain(|f| !f.binaries.is_empty());
     let request = PackageRequest {
         files: &files,
         dest: &dest,
