@@ -314,3 +314,62 @@ mod tests {
         assert_eq!(fill_release("{project}", "app", None).unwrap(), "app");
     }
 }
+
+#[cfg(test)]
+mod schema {
+    use serde_json::Value;
+
+    use super::Config;
+
+    fn schema() -> Value {
+        let text = include_str!("../../../schemas/onebin.schema.json");
+        serde_json::from_str(text).expect("the schema is JSON")
+    }
+
+    /// A TOML value of the type the schema gives a property.
+    fn sample(property: &Value) -> &'static str {
+        match property["type"].as_str() {
+            Some("array") => "[]",
+            Some("object") => "{}",
+            _ => "\"x\"",
+        }
+    }
+
+    /// Every property the schema names is one the parser takes, in its
+    /// section; the parser refuses what the schema does not name.
+    #[test]
+    fn the_schema_and_the_parser_agree() {
+        let schema = schema();
+        let top = &schema["properties"];
+        let sections: [(&str, &Value); 4] = [
+            ("", top),
+            (
+                "[[binaries]]\npath = \"/x\"\n",
+                &top["binaries"]["items"]["properties"],
+            ),
+            ("[image]\n", &top["image"]["properties"]),
+            ("[assets]\n", &top["assets"]["properties"]),
+        ];
+        for (header, properties) in sections {
+            let properties = properties.as_object().unwrap();
+            assert!(!properties.is_empty());
+            for (key, property) in properties {
+                if header.is_empty() && ["binaries", "image", "assets"].contains(&key.as_str()) {
+                    continue;
+                }
+                // `path` is required in [[binaries]]: the header gives it.
+                let header = if key == "path" {
+                    header.replace("path = \"/x\"\n", "")
+                } else {
+                    header.to_string()
+                };
+                let doc = format!("{header}{key} = {}\n", sample(property));
+                if let Err(e) = toml::from_str::<Config>(&doc) {
+                    panic!("the schema names {key:?}, the parser refuses it: {e}\n{doc}");
+                }
+            }
+            let doc = format!("{header}not_in_the_schema = 1\n");
+            assert!(toml::from_str::<Config>(&doc).is_err(), "{doc}");
+        }
+    }
+}
