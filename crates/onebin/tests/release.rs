@@ -237,7 +237,11 @@ fn a_failure_after_the_push_leaves_the_tag_and_writes_no_asset() {
     let dir = tmp.path();
     binaries(dir);
     let stable = registry.image("hello:stable");
-    std::fs::write(dir.join("onebin.toml"), config(&[stable.clone()], "")).unwrap();
+    std::fs::write(
+        dir.join("onebin.toml"),
+        config(std::slice::from_ref(&stable), ""),
+    )
+    .unwrap();
     let first = json_ok(dir, &["release", "--quiet"]);
     let before = first["images"][0]["digest"].as_str().unwrap().to_string();
 
@@ -276,7 +280,7 @@ fn bad_config_and_inputs_fail_before_anything_is_written() {
     // An unknown key, named by its line.
     std::fs::write(
         dir.join("onebin.toml"),
-        config(&[oci.clone()], "compression = \"best\"\n"),
+        config(std::slice::from_ref(&oci), "compression = \"best\"\n"),
     )
     .unwrap();
     let err = fails(dir, &["release"], 2);
@@ -286,7 +290,7 @@ fn bad_config_and_inputs_fail_before_anything_is_written() {
     // A platform onebin does not know, at its line.
     std::fs::write(
         dir.join("onebin.toml"),
-        config(&[oci.clone()], "").replace(
+        config(std::slice::from_ref(&oci), "").replace(
             "\"linux/arm64\" = \"bin/hc",
             "\"linux/nope/x/y\" = \"bin/hc",
         ),
@@ -307,7 +311,7 @@ fn bad_config_and_inputs_fail_before_anything_is_written() {
     // A binary for the wrong platform.
     std::fs::write(
         dir.join("onebin.toml"),
-        config(&[oci.clone()], "").replace("bin/hc_linux_arm64", "bin/hc_linux_amd64"),
+        config(std::slice::from_ref(&oci), "").replace("bin/hc_linux_arm64", "bin/hc_linux_amd64"),
     )
     .unwrap();
     let err = fails(dir, &["release"], 2);
@@ -315,7 +319,8 @@ fn bad_config_and_inputs_fail_before_anything_is_written() {
     // An extra file that is not there, at its line.
     std::fs::write(
         dir.join("onebin.toml"),
-        config(&[oci.clone()], "").replace("files = [\"LICENSE\"]", "files = [\"NOTICE\"]"),
+        config(std::slice::from_ref(&oci), "")
+            .replace("files = [\"LICENSE\"]", "files = [\"NOTICE\"]"),
     )
     .unwrap();
     let err = fails(dir, &["release"], 2);
@@ -326,7 +331,7 @@ fn bad_config_and_inputs_fail_before_anything_is_written() {
     // {version} with no version.
     std::fs::write(
         dir.join("onebin.toml"),
-        config(&[oci.clone()], "").replace("version = \"1.2.0\"\n", ""),
+        config(std::slice::from_ref(&oci), "").replace("version = \"1.2.0\"\n", ""),
     )
     .unwrap();
     let err = fails(dir, &["release"], 2);
