@@ -130,7 +130,14 @@ fn release_pushes_writes_assets_and_proves_every_image() {
     let pushed = registry.image("team/hello:{version}");
     std::fs::write(
         dir.join("onebin.toml"),
-        config(&[pushed, "oci:build/image:{version}".to_string()], ""),
+        config(
+            &[
+                pushed,
+                "oci:build/image:{version}".to_string(),
+                "docker-archive:build/image.tar:hello:{version}".to_string(),
+            ],
+            "",
+        ),
     )
     .unwrap();
 
@@ -140,9 +147,10 @@ fn release_pushes_writes_assets_and_proves_every_image() {
     // Not in a git checkout, no SOURCE_DATE_EPOCH: the epoch.
     assert_eq!(report["source_date_epoch"], 0);
     let images = report["images"].as_array().unwrap();
-    assert_eq!(images.len(), 2);
+    assert_eq!(images.len(), 3);
     // One set of inputs, one digest, wherever it goes.
     assert_eq!(images[0]["digest"], images[1]["digest"]);
+    assert_eq!(images[0]["digest"], images[2]["digest"]);
     let digest = images[0]["digest"].as_str().unwrap();
     assert_eq!(images[0]["push"]["registry_digest"], digest);
     assert_eq!(
@@ -151,9 +159,9 @@ fn release_pushes_writes_assets_and_proves_every_image() {
     );
     // Two binaries per image, each in the report per platform.
     assert_eq!(images[0]["platforms"].as_array().unwrap().len(), 4);
-    // The proof: 2 destinations x 2 platforms x 2 binaries, all matching.
+    // The proof: 3 destinations x 2 platforms x 2 binaries, all matching.
     let proof = report["proof"].as_array().unwrap();
-    assert_eq!(proof.len(), 8, "{report:#}");
+    assert_eq!(proof.len(), 12, "{report:#}");
     assert!(proof.iter().all(|p| p["status"] == "match"), "{report:#}");
     assert!(proof.iter().any(|p| p["path"] == CHECK));
 
@@ -670,4 +678,96 @@ fn package_puts_a_further_binary_at_its_own_path() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("every binary of the image needs every platform"));
     assert!(!dir.join("image2").exists());
+}
+
+#[test]
+fn zip_and_raw_binary_assets() {
+    if !require("sha256sum") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    binaries(dir);
+    let oci = "oci:build/image:{version}".to_string();
+    let both = ["--path", HELLO, "--path", CHECK];
+
+    std::fs::write(
+        dir.join("onebin.toml"),
+        config(std::slice::from_ref(&oci), "")
+            .replace("[assets]\n", "[assets]\nformat = \"zip\"\n"),
+    )
+    .unwrap();
+    json_ok(dir, &["release", "--quiet"]);
+    let dist = dir.join("dist");
+    assert_eq!(
+        support::list_files(&dist),
+        [
+            "hello_1.2.0_checksums.txt",
+            "hello_1.2.0_linux_amd64.zip",
+            "hello_1.2.0_linux_arm64.zip"
+        ]
+    );
+    run(Command::new("sha256sum")
+        .args(["-c", "hello_1.2.0_checksums.txt"])
+        .current_dir(&dist));
+    let mut args = vec!["verify", "oci:build/image:1.2.0", "--release", "dist"];
+    args.extend(both);
+    assert_eq!(json_ok(dir, &args)["ok"], true);
+
+    std::fs::remove_dir_all(&dist).unwrap();
+    std::fs::write(
+        dir.join("onebin.toml"),
+        config(std::slice::from_ref(&oci), "")
+            .replace("[assets]\n", "[assets]\nformat = \"binary\"\n")
+            .replace("files = [\"LICENSE\"]\n", ""),
+    )
+    .unwrap();
+    json_ok(dir, &["release", "--quiet"]);
+    assert_eq!(
+        support::list_files(&dist),
+        [
+            "hello-healthcheck_1.2.0_linux_amd64",
+            "hello-healthcheck_1.2.0_linux_arm64",
+            "hello_1.2.0_checksums.txt",
+            "hello_1.2.0_linux_amd64",
+            "hello_1.2.0_linux_arm64"
+        ]
+    );
+    assert_eq!(
+        std::fs::read(dist.join("hello-healthcheck_1.2.0_linux_arm64")).unwrap(),
+        std::fs::read(dir.join("bin/hc_linux_arm64")).unwrap()
+    );
+    run(Command::new("sha256sum")
+        .args(["-c", "hello_1.2.0_checksums.txt"])
+        .current_dir(&dist));
+    let mut args = vec!["verify", "oci:build/image:1.2.0", "--release", "dist"];
+    args.extend(both);
+    assert_eq!(json_ok(dir, &args)["ok"], true);
+}
+
+#[test]
+fn release_loads_the_docker_engine_and_proves_what_it_loaded() {
+    if !support::require_docker() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    binaries(dir);
+    let name = format!("onebin-release-test-{}", std::process::id());
+    std::fs::write(
+        dir.join("onebin.toml"),
+        config(&[format!("docker-daemon:{name}:{{version}}")], ""),
+    )
+    .unwrap();
+    let report = json_ok(dir, &["release", "--quiet"]);
+    let loaded = format!("{name}:1.2.0");
+    let cleanup = Command::new("docker")
+        .args(["image", "rm", "-f", &loaded])
+        .output();
+    assert_eq!(report["ok"], true, "{report:#}");
+    // The engine holds one platform: its two binaries were read back out of it.
+    let proof = report["proof"].as_array().unwrap();
+    assert_eq!(proof.len(), 2, "{report:#}");
+    assert!(proof.iter().all(|p| p["status"] == "match"));
+    assert!(cleanup.unwrap().status.success());
 }
