@@ -186,7 +186,7 @@ pub struct PackageReport {
     pub readback: Vec<(Platform, ImageReference)>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct PackagedBinary {
     pub platform: String,
     pub digest: String,

@@ -632,7 +632,7 @@ fn release(
         report.images.push(ImageResult {
             destination: dest.to_string(),
             digest: written.digest.clone(),
-            platforms: Vec::new(),
+            platforms: written.platforms.clone(),
             push: written.push.clone(),
             tagged: None,
         });
@@ -655,8 +655,7 @@ fn release(
         out.commit();
         report.checksums = Some(checksums.display().to_string());
     }
-    for ((_, tag_later, written), image) in packaged.into_iter().zip(&mut report.images) {
-        image.platforms = written.platforms;
+    for ((_, tag_later, written), image) in packaged.iter().zip(&mut report.images) {
         if let Some(reference) = tag_later {
             let reported = transport::remote::tag(reference, &written.digest, options)?;
             if reported != written.digest {
@@ -878,10 +877,11 @@ impl Report for ReleaseReport {
         for p in &self.proof {
             let _ = writeln!(
                 s,
-                "  proof {:<16} {} {}  {}",
+                "  proof {:<16} {} {}  {}  {}",
                 p.platform,
                 p.path,
                 p.status,
+                p.image,
                 p.asset.as_deref().unwrap_or("-")
             );
         }
