@@ -3,13 +3,54 @@
 //! dropped. `tests/registry.rs` has the variants with auth and TLS.
 
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Registry {
     child: Child,
     port: u16,
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts `docker-registry` on `ip:port` with its storage and log in `dir`,
+/// `extra` appended to its config (`tls:` under `http:`, `auth:`), and
+/// waits until it listens.
+pub fn serve(dir: &Path, ip: &str, port: u16, extra: &str) -> Child {
+    let config = format!(
+        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {ip}:{port}\n  secret: onebin-test\n{extra}",
+        dir.join("data").display()
+    );
+    let config_file = dir.join("config.yml");
+    std::fs::write(&config_file, config).unwrap();
+    let mut command = Command::new("docker-registry");
+    // The registry reads REGISTRY_* variables as configuration: a
+    // REGISTRY_AUTH_FILE meant for clients would become its `auth:` section.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("REGISTRY_") {
+            command.env_remove(key);
+        }
+    }
+    let mut child = command
+        .arg("serve")
+        .arg(&config_file)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("registry.log")).unwrap())
+        .spawn()
+        .expect("docker-registry starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect((ip, port)).is_err() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "docker-registry did not listen on {port}: {}",
+                std::fs::read_to_string(dir.join("registry.log")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
 }
 
 impl Registry {
@@ -24,37 +65,12 @@ impl Registry {
             .local_addr()
             .unwrap()
             .port();
-        let config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: onebin-test\n",
-            dir.path().join("data").display()
-        );
-        let config_file = dir.path().join("config.yml");
-        std::fs::write(&config_file, config).unwrap();
-        let mut command = Command::new("docker-registry");
-        // The registry reads REGISTRY_* variables as its configuration.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("REGISTRY_") {
-                command.env_remove(key);
-            }
-        }
-        let child = command
-            .arg("serve")
-            .arg(&config_file)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
-            .spawn()
-            .expect("docker-registry starts");
-        let registry = Registry { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not listen on {port}: {}",
-                std::fs::read_to_string(registry.dir.path().join("registry.log"))
-                    .unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let child = serve(dir.path(), "127.0.0.1", port, "");
+        let registry = Registry {
+            child,
+            port,
+            _dir: dir,
+        };
         Some(registry)
     }
 
