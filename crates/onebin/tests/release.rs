@@ -106,6 +106,13 @@ files = ["LICENSE"]
     )
 }
 
+/// The real `sha256sum -c` accepts the release's checksums file.
+fn sha256sum_check(dist: &Path) {
+    run(Command::new("sha256sum")
+        .args(["-c", "hello_1.2.0_checksums.txt"])
+        .current_dir(dist));
+}
+
 fn skopeo_digest(image: &str) -> Option<String> {
     let out = Command::new("skopeo")
         .args(["inspect", "--raw", "--tls-verify=false", image])
@@ -179,9 +186,7 @@ fn release_pushes_writes_assets_and_proves_every_image() {
             "hello_1.2.0_linux_arm64.tar.gz"
         ]
     );
-    run(Command::new("sha256sum")
-        .args(["-c", "hello_1.2.0_checksums.txt"])
-        .current_dir(&dist));
+    sha256sum_check(&dist);
     let unpacked = dir.join("unpacked");
     std::fs::create_dir(&unpacked).unwrap();
     run(Command::new("tar").args([
@@ -707,9 +712,7 @@ fn zip_and_raw_binary_assets() {
             "hello_1.2.0_linux_arm64.zip"
         ]
     );
-    run(Command::new("sha256sum")
-        .args(["-c", "hello_1.2.0_checksums.txt"])
-        .current_dir(&dist));
+    sha256sum_check(&dist);
     let mut args = vec!["verify", "oci:build/image:1.2.0", "--release", "dist"];
     args.extend(both);
     assert_eq!(json_ok(dir, &args)["ok"], true);
@@ -737,9 +740,7 @@ fn zip_and_raw_binary_assets() {
         std::fs::read(dist.join("hello-healthcheck_1.2.0_linux_arm64")).unwrap(),
         std::fs::read(dir.join("bin/hc_linux_arm64")).unwrap()
     );
-    run(Command::new("sha256sum")
-        .args(["-c", "hello_1.2.0_checksums.txt"])
-        .current_dir(&dist));
+    sha256sum_check(&dist);
     let mut args = vec!["verify", "oci:build/image:1.2.0", "--release", "dist"];
     args.extend(both);
     assert_eq!(json_ok(dir, &args)["ok"], true);
