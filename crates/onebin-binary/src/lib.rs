@@ -5,6 +5,7 @@
 
 pub mod explain;
 pub mod go;
+pub mod toolchain;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -70,6 +71,8 @@ pub struct BinaryFacts {
     /// code changes show when the build settings do not record them.
     pub content: BTreeMap<String, String>,
     pub go: Option<GoBuildInfo>,
+    /// Compilers, static-pie, cargo-auditable's list, build paths, times.
+    pub toolchain: toolchain::Toolchain,
 }
 
 /// Sections whose bytes are the program itself, in ELF, Mach-O and PE naming.
@@ -136,6 +139,7 @@ impl BinaryFacts {
                 Linkage::Static
             };
         let libc = libc_family(&dynamic, &sections, go.as_ref(), format == Format::Elf);
+        let toolchain = toolchain::read(&file, data, go.is_some());
         Ok(BinaryFacts {
             format,
             os,
@@ -154,6 +158,7 @@ impl BinaryFacts {
             sections,
             content,
             go,
+            toolchain,
         })
     }
 

@@ -475,6 +475,7 @@ mod tests {
                 b: "musl".to_string(),
                 class: Verdict::SameSource,
                 why: "the libc differs".to_string(),
+                caused_by: None,
             }],
         };
         let as_value = serde_json::json!({
