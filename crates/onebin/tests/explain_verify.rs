@@ -1740,12 +1740,27 @@ fn verify_mismatch_is_explained_as_different_settings() {
         s(&release),
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("explain: different-settings"),
-        "{}",
-        stdout(&out)
+    let text = stdout(&out);
+    assert!(text.contains("explain: different-settings"), "{text}");
+    // The root cause, with both values and why, right under the verdict.
+    let rodata = difference(explanation, "content .rodata").unwrap();
+    let line = format!(
+        "content .rodata [different-settings]: image {} / release {}",
+        rodata["a"].as_str().unwrap(),
+        rodata["b"].as_str().unwrap()
     );
-    assert!(stdout(&out).contains("FAILED"), "{}", stdout(&out));
+    let at = text
+        .find(&line)
+        .unwrap_or_else(|| panic!("no {line:?} in:\n{text}"));
+    assert!(
+        text[at..].contains("-X values are the likely cause"),
+        "{text}"
+    );
+    assert!(
+        text.find("explain: different-settings").unwrap() < at,
+        "{text}"
+    );
+    assert!(text.contains("FAILED"), "{text}");
 }
 
 #[test]
