@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use onebin::cmd::{adr, audit, explain, extract, inspect, package, verify, Report};
+use onebin::cmd::{adr, audit, explain, extract, inspect, package, rebuild, verify, Report};
 use onebin::exit::Outcome;
 use onebin::progress::Progress;
 use onebin::registry::RegistryArgs;
@@ -39,6 +39,8 @@ enum Command {
     Audit(audit::Args),
     /// Write or update the ADR recording the decision in DIR/docs/ARCHITECTURE.md.
     Adr(adr::Args),
+    /// Run a build twice, varying what reprotest varies, and say why the outputs differ.
+    Rebuild(rebuild::Args),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +72,7 @@ fn run(cli: Cli) -> Result<Outcome> {
         Command::Package(args) => print(&package::run(args, &progress)?, args.json),
         Command::Audit(args) => print(&audit::run(args)?, args.json),
         Command::Adr(args) => print_text(&adr::run(args)?),
+        Command::Rebuild(args) => print(&rebuild::run(args)?, args.json),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod explain;
 pub mod extract;
 pub mod inspect;
 pub mod package;
+pub mod rebuild;
 pub mod verify;
 
 use anyhow::Result;
