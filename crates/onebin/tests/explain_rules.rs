@@ -150,23 +150,7 @@ fn go_module(dir: &Path, source: &str, git: bool) {
     fs::write(dir.join("go.mod"), "module example.com/app\n\ngo 1.19\n").unwrap();
     fs::write(dir.join("main.go"), source).unwrap();
     if git {
-        for args in [
-            &["init", "-q"][..],
-            &["add", "-A"],
-            &["commit", "-q", "-m", "one"],
-        ] {
-            run(Command::new("git")
-                .args(args)
-                .current_dir(dir)
-                .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .env("GIT_AUTHOR_NAME", "onebin")
-                .env("GIT_AUTHOR_EMAIL", "onebin@example.com")
-                .env("GIT_COMMITTER_NAME", "onebin")
-                .env("GIT_COMMITTER_EMAIL", "onebin@example.com")
-                .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
-                .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z"));
-        }
+        support::git_commit_all(dir);
     }
 }
 
@@ -604,14 +588,12 @@ fn cargo(
     let mut cmd = Command::new("cargo");
     for (key, _) in std::env::vars() {
         // This test runs under cargo: its variables are not the test crate's.
-        if key.starts_with("CARGO_")
+        if (key.starts_with("CARGO_") && key != "CARGO_HOME")
             || key.starts_with("RUSTC")
             || key == "RUSTFLAGS"
             || key == "RUSTUP_TOOLCHAIN"
         {
-            if key != "CARGO_HOME" {
-                cmd.env_remove(key);
-            }
+            cmd.env_remove(key);
         }
     }
     if let Some(t) = toolchain {

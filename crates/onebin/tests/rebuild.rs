@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use support::{require, run, s, stderr, stdout};
+use support::{require, s, stderr, stdout};
 
 /// `onebin rebuild ARGS` in `dir`, with a clean environment for Go and cargo.
 fn rebuild(dir: &Path, args: &[&str]) -> Output {
@@ -166,21 +166,7 @@ fn go_building_a_tree_it_modifies_is_told() {
         "package main\n\nconst stamp = \"\"\n",
     )
     .unwrap();
-    for args in [
-        &["init", "-q"][..],
-        &["add", "-A"],
-        &["commit", "-q", "-m", "one"],
-    ] {
-        run(Command::new("git")
-            .args(args)
-            .current_dir(tmp.path())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "onebin")
-            .env("GIT_AUTHOR_EMAIL", "onebin@example.com")
-            .env("GIT_COMMITTER_NAME", "onebin")
-            .env("GIT_COMMITTER_EMAIL", "onebin@example.com"));
-    }
+    support::git_commit_all(tmp.path());
     let script = format!(
         "printf 'package main\\n\\nconst stamp = \"%s\"\\n' \"$(date +%s%N)\" > stamp.go && {go} build -trimpath -o app ."
     );
