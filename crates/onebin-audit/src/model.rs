@@ -34,12 +34,7 @@ pub struct Place {
     pub line: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Libc {
-    Glibc,
-    Musl,
-}
+pub use onebin_binary::Libc;
 
 /// The compiler and C library a build gets from its image or runner.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -149,6 +144,23 @@ pub struct ImageBuild {
     /// `--target`: the stage that becomes the image.
     pub target: Option<String>,
     pub place: Place,
+}
+
+/// What the final stage of a Dockerfile does with the binary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DockerfileFacts {
+    pub file: String,
+    pub target: Option<String>,
+    /// The final stage's base image.
+    pub base: String,
+    pub line: usize,
+    /// Where the binary lands in the image, when a COPY or ENTRYPOINT says.
+    pub binary_path: Option<String>,
+    /// The final stage copies a prebuilt file from the build context.
+    pub packages_prebuilt: bool,
+    /// A shipped stage compiles the binary.
+    pub builds: bool,
+    pub platforms: Vec<String>,
 }
 
 /// A step that already runs onebin (`package`, `extract`, `verify`, `explain`).

@@ -252,7 +252,7 @@ pub fn explain(a_sha256: &str, a: &BinaryFacts, b_sha256: &str, b: &BinaryFacts)
         "another executable format",
     );
     // What Option C accepts: the libc and the linker may differ.
-    diffs.check("libc", &a.libc, &b.libc, Verdict::SameSource, "the C library differs (e.g. glibc on the CI runner, musl on Alpine): expected between two builds");
+    diffs.check("libc", a.libc.as_str(), b.libc.as_str(), Verdict::SameSource, "the C library differs (e.g. glibc on the CI runner, musl on Alpine): expected between two builds");
     diffs.check(
         "linkage",
         &format!("{:?}", a.linkage),

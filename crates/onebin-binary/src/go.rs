@@ -9,6 +9,8 @@ use memchr::memmem;
 use object::{Object, ObjectSection, ObjectSegment, SectionKind};
 use serde::Serialize;
 
+use crate::error::GoBuildInfoError;
+
 const MAGIC: &[u8] = b"\xff Go buildinf:";
 const HEADER: usize = 32;
 const FLAG_BIG_ENDIAN: u8 = 1;
@@ -37,32 +39,32 @@ pub struct GoBuildInfo {
 }
 
 /// Finds and parses the build information; `Ok(None)` when the file is not a Go binary.
-pub fn read(file: &object::File, data: &[u8]) -> Result<Option<GoBuildInfo>, String> {
+pub fn read(file: &object::File, data: &[u8]) -> Result<Option<GoBuildInfo>, GoBuildInfoError> {
     let Some(blob) = locate(file) else {
         return Ok(None);
     };
     if blob.len() < HEADER {
-        return Err("Go build info header cut short".into());
+        return Err(GoBuildInfoError::HeaderCutShort);
     }
     let ptr_size = blob[14] as usize;
     let flags = blob[15];
     if flags > (FLAG_BIG_ENDIAN | FLAG_INLINE) {
-        return Err(format!("Go build info flags {flags:#x} are unknown"));
+        return Err(GoBuildInfoError::UnknownFlags(flags));
     }
     let (version, modinfo) = if flags & FLAG_INLINE != 0 {
         let (version, rest) =
-            uvarint_string(&blob[HEADER..]).ok_or("Go version string cut short")?;
-        let (modinfo, _) = uvarint_string(rest).ok_or("Go module info cut short")?;
+            uvarint_string(&blob[HEADER..]).ok_or(GoBuildInfoError::VersionCutShort)?;
+        let (modinfo, _) = uvarint_string(rest).ok_or(GoBuildInfoError::ModuleInfoCutShort)?;
         (version.to_vec(), modinfo.to_vec())
     } else {
         if ptr_size != 4 && ptr_size != 8 {
-            return Err(format!("Go build info pointer size {ptr_size}"));
+            return Err(GoBuildInfoError::PointerSize(ptr_size));
         }
         let big = flags & FLAG_BIG_ENDIAN != 0;
         let memory = Memory { file, data };
         let ptr = |b: &[u8]| read_uint(b, ptr_size, big);
-        let version_at = ptr(&blob[16..]).ok_or("Go build info cut short")?;
-        let modinfo_at = ptr(&blob[16 + ptr_size..]).ok_or("Go build info cut short")?;
+        let version_at = ptr(&blob[16..]).ok_or(GoBuildInfoError::PointersCutShort)?;
+        let modinfo_at = ptr(&blob[16 + ptr_size..]).ok_or(GoBuildInfoError::PointersCutShort)?;
         (
             memory.go_string(version_at, ptr_size, big)?,
             memory.go_string(modinfo_at, ptr_size, big)?,
@@ -129,7 +131,7 @@ struct Memory<'a, 'f> {
 }
 
 impl Memory<'_, '_> {
-    fn at(&self, address: u64, len: u64) -> Result<&[u8], String> {
+    fn at(&self, address: u64, len: u64) -> Result<&[u8], GoBuildInfoError> {
         for segment in self.file.segments() {
             let (start, size) = (segment.address(), segment.size());
             let (offset, file_size) = segment.file_range();
@@ -137,28 +139,37 @@ impl Memory<'_, '_> {
                 && address.saturating_add(len) <= start.saturating_add(size.min(file_size))
             {
                 let from = usize::try_from(offset + (address - start))
-                    .map_err(|_| "address out of range")?;
+                    .map_err(|_| GoBuildInfoError::AddressOutOfRange)?;
                 let to = from
-                    .checked_add(usize::try_from(len).map_err(|_| "length out of range")?)
-                    .ok_or("length out of range")?;
+                    .checked_add(
+                        usize::try_from(len).map_err(|_| GoBuildInfoError::LengthOutOfRange)?,
+                    )
+                    .ok_or(GoBuildInfoError::LengthOutOfRange)?;
                 return self
                     .data
                     .get(from..to)
-                    .ok_or_else(|| format!("address {address:#x} beyond the file"));
+                    .ok_or(GoBuildInfoError::BeyondFile(address));
             }
         }
-        Err(format!("address {address:#x} is in no segment of the file"))
+        Err(GoBuildInfoError::Unmapped(address))
     }
 
-    fn go_string(&self, address: u64, ptr_size: usize, big: bool) -> Result<Vec<u8>, String> {
+    fn go_string(
+        &self,
+        address: u64,
+        ptr_size: usize,
+        big: bool,
+    ) -> Result<Vec<u8>, GoBuildInfoError> {
         let header = self.at(address, 2 * ptr_size as u64)?;
-        let data = read_uint(header, ptr_size, big).ok_or("string header cut short")?;
-        let len = read_uint(&header[ptr_size..], ptr_size, big).ok_or("string header cut short")?;
+        let data =
+            read_uint(header, ptr_size, big).ok_or(GoBuildInfoError::StringHeaderCutShort)?;
+        let len = read_uint(&header[ptr_size..], ptr_size, big)
+            .ok_or(GoBuildInfoError::StringHeaderCutShort)?;
         if len > self.data.len() as u64 {
-            return Err(format!(
-                "Go string of {len} bytes in a {}-byte file",
-                self.data.len()
-            ));
+            return Err(GoBuildInfoError::StringTooLong {
+                len,
+                file_size: self.data.len(),
+            });
         }
         Ok(self.at(data, len)?.to_vec())
     }

@@ -3,11 +3,13 @@
 //! `package` uses them to refuse a binary it cannot ship; `explain` compares
 //! two of them and says why they differ.
 
+pub mod error;
 pub mod explain;
 pub mod go;
 pub mod toolchain;
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 
 use memchr::memmem;
@@ -15,17 +17,10 @@ use object::elf;
 use object::read::elf::{Dyn, FileHeader, ProgramHeader};
 use object::{Architecture, BinaryFormat, Endianness, Object, ObjectSection};
 use onebin_image::Platform;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
+pub use error::{Error, GoBuildInfoError, ParseError};
 pub use go::{GoBuildInfo, Module};
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{path}: {cause}")]
-    Io { path: String, cause: std::io::Error },
-    #[error("{path}: not an executable onebin can read (ELF, PE or Mach-O): {reason}")]
-    Unrecognised { path: String, reason: String },
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +37,67 @@ pub enum Linkage {
     Dynamic,
 }
 
+/// The two C libraries Linux binaries are built against; `onebin-audit`
+/// names a toolchain's libc with the same type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Libc {
+    Glibc,
+    Musl,
+}
+
+impl Libc {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Libc::Glibc => "glibc",
+            Libc::Musl => "musl",
+        }
+    }
+}
+
+impl fmt::Display for Libc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a binary's headers say about its C library. Shown and serialised as
+/// one word (`glibc`, `musl`, `none`, `not applicable`, `unknown`), the form
+/// `explain` compares and `--json` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkedLibc {
+    Linked(Libc),
+    /// A static Go binary without cgo: no C library at all.
+    None,
+    /// PE and Mach-O: the question is one about Linux binaries.
+    NotApplicable,
+    /// ELF that names no C library onebin knows.
+    Unknown,
+}
+
+impl LinkedLibc {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkedLibc::Linked(libc) => libc.as_str(),
+            LinkedLibc::None => "none",
+            LinkedLibc::NotApplicable => "not applicable",
+            LinkedLibc::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for LinkedLibc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for LinkedLibc {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct BinaryFacts {
     pub format: Format,
@@ -56,8 +112,7 @@ pub struct BinaryFacts {
     pub interpreter: Option<String>,
     /// `DT_NEEDED`: the shared libraries it loads.
     pub needed: Vec<String>,
-    /// glibc, musl, none (a static Go binary), or unknown.
-    pub libc: String,
+    pub libc: LinkedLibc,
     /// `GLIBC_2.34`…: the glibc symbol versions it requires, sorted.
     pub glibc_versions: Vec<String>,
     pub gnu_build_id: Option<String>,
@@ -90,17 +145,17 @@ impl BinaryFacts {
         })
     }
 
-    pub fn parse(data: &[u8]) -> Result<Self, String> {
-        let file = object::File::parse(data).map_err(|e| e.to_string())?;
+    pub fn parse(data: &[u8]) -> Result<Self, ParseError> {
+        let file = object::File::parse(data)?;
         let big_endian = file.endianness() == Endianness::Big;
         let architecture = go_arch(file.architecture(), !big_endian)
-            .ok_or_else(|| format!("unsupported machine {:?}", file.architecture()))?
+            .ok_or(ParseError::UnsupportedMachine(file.architecture()))?
             .to_string();
         let (format, os) = match file.format() {
             BinaryFormat::Elf => (Format::Elf, elf_os(data[7]).to_string()),
             BinaryFormat::Pe => (Format::Pe, "windows".to_string()),
             BinaryFormat::MachO => (Format::MachO, "darwin".to_string()),
-            other => return Err(format!("{other:?} files are not executables onebin reads")),
+            other => return Err(ParseError::UnsupportedFormat(other)),
         };
         let dynamic = if format == Format::Elf {
             if file.is_64() {
@@ -212,23 +267,20 @@ struct ElfDynamic {
     glibc_versions: Vec<String>,
 }
 
-fn elf_dynamic<H: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfDynamic, String> {
-    let header = H::parse(data).map_err(|e| e.to_string())?;
-    let endian = header.endian().map_err(|e| e.to_string())?;
+fn elf_dynamic<H: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfDynamic, ParseError> {
+    let header = H::parse(data)?;
+    let endian = header.endian()?;
     let mut out = ElfDynamic::default();
-    for segment in header
-        .program_headers(endian, data)
-        .map_err(|e| e.to_string())?
-    {
+    for segment in header.program_headers(endian, data)? {
         if segment.p_type(endian) == elf::PT_INTERP {
             let bytes = segment
                 .data(endian, data)
-                .map_err(|_| "PT_INTERP outside the file".to_string())?;
+                .map_err(|()| ParseError::InterpreterOutsideFile)?;
             let path = bytes.split(|b| *b == 0).next().unwrap_or_default();
             out.interpreter = Some(String::from_utf8_lossy(path).into_owned());
         }
     }
-    let sections = header.sections(endian, data).map_err(|e| e.to_string())?;
+    let sections = header.sections(endian, data)?;
     if let Ok(Some((entries, strings_index))) = sections.dynamic(endian, data) {
         if let Ok(strings) = sections.strings(endian, data, strings_index) {
             for entry in entries {
@@ -272,33 +324,32 @@ fn libc_family(
     sections: &BTreeMap<String, u64>,
     go: Option<&GoBuildInfo>,
     is_elf: bool,
-) -> String {
+) -> LinkedLibc {
     let is_go = go.is_some();
     let cgo = go.is_some_and(|g| g.settings.get("CGO_ENABLED").is_some_and(|v| v == "1"));
     let interp = dynamic.interpreter.as_deref().unwrap_or("");
     let needs = |prefix: &str| dynamic.needed.iter().any(|n| n.starts_with(prefix));
-    let family = if interp.contains("ld-musl") || needs("libc.musl") {
-        "musl"
+    if interp.contains("ld-musl") || needs("libc.musl") {
+        LinkedLibc::Linked(Libc::Musl)
     } else if interp.contains("ld-linux")
         || interp.contains("ld64.so")
         || needs("libc.so.6")
         || !dynamic.glibc_versions.is_empty()
     {
-        "glibc"
+        LinkedLibc::Linked(Libc::Glibc)
     } else if !is_elf {
-        "not applicable"
+        LinkedLibc::NotApplicable
     } else if sections.contains_key(".note.ABI-tag") {
         // glibc's crt1.o brings this note into static glibc binaries.
-        "glibc"
+        LinkedLibc::Linked(Libc::Glibc)
     } else if is_go && dynamic.interpreter.is_none() && !cgo {
-        "none"
+        LinkedLibc::None
     } else if is_go && dynamic.interpreter.is_none() {
         // Static cgo without glibc's note: linked against musl (the Alpine way).
-        "musl"
+        LinkedLibc::Linked(Libc::Musl)
     } else {
-        "unknown"
-    };
-    family.to_string()
+        LinkedLibc::Unknown
+    }
 }
 
 /// Go's own build ID: an ELF note, or a marker at the start of the text.
@@ -341,7 +392,7 @@ mod tests {
         let facts = BinaryFacts::read(&me).unwrap();
         assert_eq!(facts.format, Format::Elf);
         assert!(facts.runs_on(&Platform::host()), "{facts:?}");
-        assert_eq!(facts.libc, "glibc");
+        assert_eq!(facts.libc, LinkedLibc::Linked(Libc::Glibc));
         assert_eq!(facts.linkage, Linkage::Dynamic);
         assert!(
             facts.needed.iter().any(|n| n.starts_with("libc.so")),

@@ -1,5 +1,6 @@
 //! One error type for everything that reads images, so callers can name the
-//! file, platform or blob that was at fault.
+//! file, platform or blob that was at fault, and tell a registry's refusal
+//! from a missing image or a network failure without parsing the text.
 
 use std::path::PathBuf;
 
@@ -18,12 +19,36 @@ pub enum Error {
     Reference { reference: String, reason: String },
     #[error("{0}")]
     Invalid(String),
+    /// No such image, tag, blob or file (a registry's 404 among them).
     #[error("{0}")]
     NotFound(String),
     #[error("blob {digest}: {reason}")]
     Blob { digest: String, reason: String },
     #[error("docker engine: {0}")]
     Daemon(String),
+    /// A registry (or its token service) wants other credentials: HTTP 401.
+    #[error("{message}")]
+    Unauthorized {
+        /// The registry's first `errors[].code`, e.g. `UNAUTHORIZED`.
+        code: Option<String>,
+        message: String,
+    },
+    /// The credentials are known, and not allowed this: HTTP 403.
+    #[error("{message}")]
+    Denied {
+        code: Option<String>,
+        message: String,
+    },
+    /// Any other answer a registry should not have given.
+    #[error("{message}")]
+    Registry {
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+    /// A registry could not be reached, or its answer broke off.
+    #[error("{0}")]
+    Connection(String),
 }
 
 impl Error {

@@ -41,27 +41,58 @@ impl ImageReference {
             None => (rest, None),
         };
         match transport {
-            "oci" | "oci-archive" | "docker-archive" if path.is_empty() => Err(bad("the path is empty")),
-            "oci" => Ok(ImageReference::OciLayout { dir: path.into(), tag: suffix }),
-            "oci-archive" => Ok(ImageReference::OciArchive { file: path.into(), tag: suffix }),
-            "docker-archive" => Ok(ImageReference::DockerArchive { file: path.into(), reference: suffix }),
+            "oci" | "oci-archive" | "docker-archive" if path.is_empty() => {
+                Err(bad("the path is empty"))
+            }
+            "oci" => Ok(ImageReference::OciLayout {
+                dir: path.into(),
+                tag: suffix,
+            }),
+            "oci-archive" => Ok(ImageReference::OciArchive {
+                file: path.into(),
+                tag: suffix,
+            }),
+            "docker-archive" => Ok(ImageReference::DockerArchive {
+                file: path.into(),
+                reference: suffix,
+            }),
             "docker-daemon" => {
                 if rest.is_empty() {
                     return Err(bad("the image name is empty"));
                 }
                 if rest.starts_with("sha256:") {
-                    return Ok(ImageReference::DockerDaemon { name: rest.to_string() });
+                    return Ok(ImageReference::DockerDaemon {
+                        name: rest.to_string(),
+                    });
                 }
                 let parsed = DockerReference::parse(rest)?;
-                Ok(ImageReference::DockerDaemon { name: parsed.to_string() })
+                Ok(ImageReference::DockerDaemon {
+                    name: parsed.to_string(),
+                })
             }
             // `host:5000/repo` and `repo:tag` have no transport: they are registry names.
-            _ if transport.contains('/') || transport.contains('.') || !rest.contains('/') || transport == "localhost" => {
+            _ if transport.contains('/')
+                || transport.contains('.')
+                || !rest.contains('/')
+                || transport == "localhost" =>
+            {
                 Ok(ImageReference::Registry(DockerReference::parse(input)?))
             }
             other => Err(bad(&format!(
-                "unknown transport '{other}' (expected oci:, oci-archive:, docker-archive:, docker-daemon: or docker://)"
+                "unknown transport '{other}' (expected {})",
+                crate::transport::prefixes()
             ))),
+        }
+    }
+
+    /// The prefix of the reference's transport, as [`crate::transport::TRANSPORTS`] lists it.
+    pub fn transport_prefix(&self) -> &'static str {
+        match self {
+            ImageReference::OciLayout { .. } => "oci:",
+            ImageReference::OciArchive { .. } => "oci-archive:",
+            ImageReference::DockerArchive { .. } => "docker-archive:",
+            ImageReference::DockerDaemon { .. } => "docker-daemon:",
+            ImageReference::Registry(_) => "docker://",
         }
     }
 }

@@ -8,6 +8,8 @@ use std::path::Path;
 use onebin_image::DigestWriter;
 use tempfile::NamedTempFile;
 
+use crate::error::{EntryNameError, ReadError};
+
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_MARKER: &str = ".wh..wh..opq";
 
@@ -46,19 +48,15 @@ pub struct LayerIndex {
 
 /// A tar entry name as an image path: no leading `./` or `/`, no `..`, no
 /// trailing `/`; `Ok(None)` for the root itself.
-pub fn normalize_entry_name(name: &str) -> Result<Option<String>, String> {
+pub fn normalize_entry_name(name: &str) -> Result<Option<String>, EntryNameError> {
     if name.starts_with('/') {
-        return Err(format!("tar entry '{name}' is an absolute path"));
+        return Err(EntryNameError::Absolute(name.to_string()));
     }
     let mut parts = Vec::new();
     for part in name.split('/') {
         match part {
             "" | "." => {}
-            ".." => {
-                return Err(format!(
-                    "tar entry '{name}' escapes the image root with '..'"
-                ))
-            }
+            ".." => return Err(EntryNameError::EscapesRoot(name.to_string())),
             p => parts.push(p),
         }
     }
@@ -100,17 +98,13 @@ impl LayerIndex {
         tar_stream: impl Read,
         wanted: &HashSet<String>,
         capture_dir: &Path,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ReadError> {
         let mut index = LayerIndex::default();
         let mut archive = tar::Archive::new(tar_stream);
-        let entries = archive
-            .entries()
-            .map_err(|e| format!("not a tar stream: {e}"))?;
+        let entries = archive.entries().map_err(ReadError::NotTar)?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| format!("broken tar stream: {e}"))?;
-            let raw_name = entry
-                .path()
-                .map_err(|e| format!("bad tar entry name: {e}"))?;
+            let mut entry = entry.map_err(ReadError::BrokenTar)?;
+            let raw_name = entry.path().map_err(ReadError::UnreadableName)?;
             let raw_name = raw_name.to_string_lossy().into_owned();
             let Some(path) = normalize_entry_name(&raw_name)? else {
                 continue;
@@ -130,10 +124,11 @@ impl LayerIndex {
             }
             let header = entry.header();
             let mode = header.mode().unwrap_or(0o644) & 0o7777;
-            let link = |entry: &tar::Entry<_>| -> Result<String, String> {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| format!("tar entry '{raw_name}': bad link target: {e}"))?;
+            let link = |entry: &tar::Entry<_>| -> Result<String, ReadError> {
+                let target = entry.link_name().map_err(|cause| ReadError::LinkTarget {
+                    name: raw_name.clone(),
+                    cause,
+                })?;
                 Ok(target
                     .map(|t| t.to_string_lossy().into_owned())
                     .unwrap_or_default())
@@ -151,11 +146,7 @@ impl LayerIndex {
                     let target = link(&entry)?;
                     match normalize_entry_name(target.trim_start_matches('/'))? {
                         Some(target) => Node::Hardlink(target),
-                        None => {
-                            return Err(format!(
-                                "tar entry '{raw_name}' is a hard link to the root"
-                            ))
-                        }
+                        None => return Err(ReadError::HardLinkToRoot { name: raw_name }),
                     }
                 }
                 tar::EntryType::Char => Node::Special("character device"),
@@ -165,8 +156,11 @@ impl LayerIndex {
                 _ => continue,
             };
             if matches!(node, Node::File { .. }) && wanted.contains(&path) {
-                let capture = capture(&mut entry, capture_dir)
-                    .map_err(|e| format!("copying '{path}': {e}"))?;
+                let capture =
+                    capture(&mut entry, capture_dir).map_err(|cause| ReadError::Capture {
+                        path: path.clone(),
+                        cause,
+                    })?;
                 index.captures.insert(path.clone(), capture);
             } else {
                 // A later duplicate replaces an earlier capture of the same path.
@@ -193,6 +187,7 @@ fn capture(entry: &mut impl Read, dir: &Path) -> io::Result<Capture> {
 #[cfg(test)]
 mod tests {
     use super::normalize_entry_name as norm;
+    use crate::error::EntryNameError;
 
     #[test]
     fn normalises_names() {
@@ -202,7 +197,11 @@ mod tests {
         );
         assert_eq!(norm("usr/bin/").unwrap().as_deref(), Some("usr/bin"));
         assert_eq!(norm("./").unwrap(), None);
-        assert!(norm("../../x").unwrap_err().contains("escapes"));
-        assert!(norm("/etc/passwd").unwrap_err().contains("absolute"));
+        let escapes = norm("../../x").unwrap_err();
+        assert_eq!(escapes, EntryNameError::EscapesRoot("../../x".into()));
+        assert!(escapes.to_string().contains("escapes"));
+        let absolute = norm("/etc/passwd").unwrap_err();
+        assert_eq!(absolute, EntryNameError::Absolute("/etc/passwd".into()));
+        assert!(absolute.to_string().contains("absolute"));
     }
 }

@@ -8,20 +8,66 @@
 //! says so ([`Resolution::NeedLayer`]) instead of guessing.
 
 use std::collections::VecDeque;
+use std::fmt;
 
 use crate::index::{LayerIndex, Node};
 
 /// Linux's limit on symlinks followed in one path resolution.
 pub const MAX_SYMLINKS: usize = 40;
 
-/// Why a path is not in the image. Layer numbers count from the top (0).
+/// Why a path is not in the image, naming the layer that decided it: its
+/// position from the top (0) in a [`Resolution`], a
+/// [`LayerRef`](crate::LayerRef) in a [`LayerError`](crate::LayerError).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Absence {
+pub enum Absence<L = usize> {
     NeverExisted,
-    WhitedOut { layer: usize },
-    ParentWhitedOut { layer: usize, parent: String },
-    HiddenByOpaqueDir { layer: usize, dir: String },
-    ParentNotDirectory { layer: usize, parent: String },
+    WhitedOut { layer: L },
+    ParentWhitedOut { layer: L, parent: String },
+    HiddenByOpaqueDir { layer: L, dir: String },
+    ParentNotDirectory { layer: L, parent: String },
+}
+
+impl<L> Absence<L> {
+    /// The same absence, its layer named another way.
+    pub fn map_layer<M>(self, name: impl FnOnce(L) -> M) -> Absence<M> {
+        match self {
+            Absence::NeverExisted => Absence::NeverExisted,
+            Absence::WhitedOut { layer } => Absence::WhitedOut { layer: name(layer) },
+            Absence::ParentWhitedOut { layer, parent } => Absence::ParentWhitedOut {
+                layer: name(layer),
+                parent,
+            },
+            Absence::HiddenByOpaqueDir { layer, dir } => Absence::HiddenByOpaqueDir {
+                layer: name(layer),
+                dir,
+            },
+            Absence::ParentNotDirectory { layer, parent } => Absence::ParentNotDirectory {
+                layer: name(layer),
+                parent,
+            },
+        }
+    }
+}
+
+impl<L: fmt::Display> fmt::Display for Absence<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Absence::NeverExisted => write!(f, "no layer has it"),
+            Absence::WhitedOut { layer } => write!(f, "deleted by {layer} (whiteout)"),
+            Absence::ParentWhitedOut { layer, parent } => {
+                write!(
+                    f,
+                    "its directory /{parent} was deleted by {layer} (whiteout)"
+                )
+            }
+            Absence::HiddenByOpaqueDir { layer, dir } => {
+                write!(f, "/{dir} was replaced by {layer} (opaque directory)")
+            }
+            Absence::ParentNotDirectory { layer, parent } => {
+                write!(f, "/{parent} is not a directory in {layer}")
+            }
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]

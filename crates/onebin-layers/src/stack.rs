@@ -8,8 +8,9 @@ use std::path::Path;
 use onebin_image::{Descriptor, ImageSource, PlatformImage};
 
 use crate::decode::{decompress, HashingReader};
+use crate::error::{LayerError, LayerRef, ReadError};
 use crate::index::{Capture, LayerIndex, Node};
-use crate::lookup::{resolve, Absence, Resolution};
+use crate::lookup::{resolve, Resolution};
 
 /// The file a path leads to, with its content in a temporary file beside
 /// the final output.
@@ -27,12 +28,6 @@ pub struct FoundFile {
     pub layers_total: usize,
 }
 
-/// Why the path could not be taken out of the image; the message names the
-/// layer that decided it.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct LayerError(pub String);
-
 /// Called with the number of compressed bytes read, for progress bars.
 pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 
@@ -44,16 +39,17 @@ pub fn find_file(
     capture_dir: &Path,
     progress: Progress,
 ) -> Result<FoundFile, LayerError> {
-    let layers = image
-        .layers_top_down()
-        .map_err(|e| LayerError(e.to_string()))?;
-    let describe = |i: usize| {
-        format!(
-            "layer {} of {} ({})",
-            layers.len() - i,
-            layers.len(),
-            layers[i].0.digest()
-        )
+    let layers = image.layers_top_down().map_err(LayerError::Image)?;
+    let describe = |i: usize| LayerRef {
+        number: layers.len() - i,
+        total: layers.len(),
+        digest: layers[i].0.digest().to_string(),
+    };
+    let read_error = |i: usize| {
+        move |cause| LayerError::Read {
+            layer: describe(i),
+            cause,
+        }
     };
     let mut indexes: Vec<LayerIndex> = Vec::new();
     let mut wanted: HashSet<String> = HashSet::new();
@@ -65,7 +61,7 @@ pub fn find_file(
                 wanted.insert(guess);
                 let (desc, diff_id) = &layers[indexes.len()];
                 let index = scan(source, desc, diff_id, &wanted, capture_dir, progress)
-                    .map_err(|e| LayerError(format!("{}: {e}", describe(indexes.len()))))?;
+                    .map_err(read_error(indexes.len()))?;
                 indexes.push(index);
                 continue;
             }
@@ -79,55 +75,31 @@ pub fn find_file(
                 path: missing,
                 absence,
             } => {
-                let why = match absence {
-                    Absence::NeverExisted => "no layer has it".to_string(),
-                    Absence::WhitedOut { layer } => {
-                        format!("deleted by {} (whiteout)", describe(layer))
-                    }
-                    Absence::ParentWhitedOut { layer, parent } => {
-                        format!(
-                            "its directory /{parent} was deleted by {} (whiteout)",
-                            describe(layer)
-                        )
-                    }
-                    Absence::HiddenByOpaqueDir { layer, dir } => {
-                        format!(
-                            "/{dir} was replaced by {} (opaque directory)",
-                            describe(layer)
-                        )
-                    }
-                    Absence::ParentNotDirectory { layer, parent } => {
-                        format!("/{parent} is not a directory in {}", describe(layer))
-                    }
-                };
-                let shown = if missing.trim_start_matches('/') == asked {
-                    String::new()
-                } else {
-                    format!(" ({missing})")
-                };
-                return Err(LayerError(format!("{path} not found{shown}: {why}")));
+                return Err(LayerError::NotFound {
+                    path: path.to_string(),
+                    at: (missing.trim_start_matches('/') != asked).then_some(missing),
+                    absence: absence.map_layer(describe),
+                })
             }
             Resolution::NotADirectory { path: at, layer } => {
-                return Err(LayerError(format!(
-                    "{path}: {at} is not a directory ({})",
-                    describe(layer)
-                )))
+                return Err(LayerError::NotADirectory {
+                    path: path.to_string(),
+                    at,
+                    layer: describe(layer),
+                })
             }
             Resolution::IsDirectory { path: at } => {
-                return Err(LayerError(format!(
-                    "{path} is a directory ({at}), not a file"
-                )))
+                return Err(LayerError::IsADirectory {
+                    path: path.to_string(),
+                    at,
+                })
             }
             Resolution::SymlinkLoop { path: at, symlinks } => {
-                return Err(LayerError(format!(
-                    "{path}: too many levels of symbolic links at {at} ({})",
-                    symlinks
-                        .iter()
-                        .take(4)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )))
+                return Err(LayerError::SymlinkLoop {
+                    path: path.to_string(),
+                    at,
+                    symlinks,
+                })
             }
         };
         // A hard link's content is the file it links to, in the same layer.
@@ -136,14 +108,23 @@ pub fn find_file(
             Node::Hardlink(target) => match indexes[layer].entries.get(&target) {
                 Some(Node::File { mode, .. }) => (target, *mode),
                 _ => {
-                    return Err(LayerError(format!(
-                        "{path}: hard link /{found_path} points to /{target}, which {} does not hold as a file",
-                        describe(layer)
-                    )))
+                    return Err(LayerError::BrokenHardLink {
+                        path: path.to_string(),
+                        link: found_path,
+                        target,
+                        layer: describe(layer),
+                    })
                 }
             },
-            Node::Special(kind) => return Err(LayerError(format!("{path} is a {kind}, not a file"))),
-            Node::Dir | Node::Symlink(_) => unreachable!("resolve follows symlinks and reports directories"),
+            Node::Special(kind) => {
+                return Err(LayerError::NotARegularFile {
+                    path: path.to_string(),
+                    kind,
+                })
+            }
+            Node::Dir | Node::Symlink(_) => {
+                unreachable!("resolve follows symlinks and reports directories")
+            }
         };
         let content = match indexes[layer].captures.remove(&content_path) {
             Some(capture) => capture,
@@ -152,13 +133,14 @@ pub fn find_file(
                 let (desc, diff_id) = &layers[layer];
                 let again = HashSet::from([content_path.clone()]);
                 let mut index = scan(source, desc, diff_id, &again, capture_dir, progress)
-                    .map_err(|e| LayerError(format!("{}: {e}", describe(layer))))?;
-                index.captures.remove(&content_path).ok_or_else(|| {
-                    LayerError(format!(
-                        "{}: /{content_path} vanished when read again",
-                        describe(layer)
-                    ))
-                })?
+                    .map_err(read_error(layer))?;
+                index
+                    .captures
+                    .remove(&content_path)
+                    .ok_or_else(|| LayerError::Vanished {
+                        layer: describe(layer),
+                        path: content_path.clone(),
+                    })?
             }
         };
         return Ok(FoundFile {
@@ -181,13 +163,13 @@ fn scan(
     wanted: &HashSet<String>,
     capture_dir: &Path,
     progress: Progress,
-) -> Result<LayerIndex, String> {
-    let raw = source.open_blob(desc).map_err(|e| e.to_string())?;
+) -> Result<LayerIndex, ReadError> {
+    let raw = source.open_blob(desc).map_err(ReadError::Blob)?;
     let counted = Counting {
         inner: raw,
         progress,
     };
-    let (_, tar_stream) = decompress(counted).map_err(|e| format!("cannot read: {e}"))?;
+    let (_, tar_stream) = decompress(counted).map_err(ReadError::Stream)?;
     let same_bytes = desc.digest().to_string() == diff_id;
     let mut hashed = HashingReader::new(tar_stream, !same_bytes);
     let index = LayerIndex::scan(
@@ -200,12 +182,13 @@ fn scan(
     )?;
     // Past the tar end marker: the padding, the compression trailer, and the
     // blob's end, where its digest is checked.
-    io::copy(&mut hashed, &mut io::sink()).map_err(|e| format!("cannot read: {e}"))?;
+    io::copy(&mut hashed, &mut io::sink()).map_err(ReadError::Stream)?;
     if let Some(actual) = hashed.digest() {
         if actual != diff_id {
-            return Err(format!(
-                "uncompressed content is {actual}, but the config's diff_id is {diff_id}"
-            ));
+            return Err(ReadError::DiffId {
+                actual,
+                expected: diff_id.to_string(),
+            });
         }
     }
     Ok(index)

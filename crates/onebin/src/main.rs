@@ -62,14 +62,14 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<Outcome> {
-    cli.registry.configure()?;
+    let options = cli.registry.options()?;
     let progress = Progress::new(cli.quiet);
     match &cli.command {
-        Command::Inspect(args) => print(&inspect::run(args)?, args.json),
-        Command::Extract(args) => print(&extract::run(args, &progress)?, args.json),
-        Command::Verify(args) => print(&verify::run(args)?, args.json),
+        Command::Inspect(args) => print(&inspect::run(args, &options)?, args.json),
+        Command::Extract(args) => print(&extract::run(args, &options, &progress)?, args.json),
+        Command::Verify(args) => print(&verify::run(args, &options)?, args.json),
         Command::Explain(args) => print(&explain::run(args)?, args.json),
-        Command::Package(args) => print(&package::run(args, &progress)?, args.json),
+        Command::Package(args) => print(&package::run(args, &options, &progress)?, args.json),
         Command::Audit(args) => print(&audit::run(args)?, args.json),
         Command::Adr(args) => print_text(&adr::run(args)?),
         Command::Rebuild(args) => print(&rebuild::run(args)?, args.json),
@@ -102,10 +102,38 @@ fn print_json(report: &impl Serialize) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use std::time::Duration;
+
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
 
     #[test]
     fn flags_are_consistent() {
-        super::Cli::command().debug_assert();
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn timeout_is_a_global_flag_in_humantime_syntax() {
+        let timeout = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args).map_err(|e| e.kind())?;
+            Ok::<_, clap::error::ErrorKind>(cli.registry.options().unwrap().timeout)
+        };
+        assert_eq!(
+            timeout(&["onebin", "inspect", "oci:x"]),
+            Ok(Duration::from_secs(120))
+        );
+        assert_eq!(
+            timeout(&["onebin", "inspect", "oci:x", "--timeout", "1m 30s"]),
+            Ok(Duration::from_secs(90))
+        );
+        assert_eq!(
+            timeout(&["onebin", "--timeout", "45s", "inspect", "oci:x"]),
+            Ok(Duration::from_secs(45))
+        );
+        assert_eq!(
+            timeout(&["onebin", "--timeout", "soon", "inspect", "oci:x"]),
+            Err(clap::error::ErrorKind::ValueValidation)
+        );
     }
 }

@@ -1,9 +1,8 @@
-//! The global registry flags, and the one place they become the settings every
-//! `docker://` image is read and written with.
+//! The global registry flags, and the one place they become the [`Options`]
+//! every image is opened and written with.
 
 use anyhow::{bail, Result};
-use onebin_image::auth::Credentials;
-use onebin_image::transport::remote;
+use onebin_image::{Credentials, Options};
 
 #[derive(clap::Args)]
 pub struct RegistryArgs {
@@ -18,12 +17,21 @@ pub struct RegistryArgs {
     /// Read the registry password or token from standard input.
     #[arg(long, global = true, requires = "username")]
     pub password_stdin: bool,
+    /// Limit for each registry request and each read of its answer, e.g. 30s, 2m, 1h.
+    #[arg(
+        long,
+        global = true,
+        env = "ONEBIN_TIMEOUT",
+        value_name = "DURATION",
+        default_value_t = Options::default().timeout.into()
+    )]
+    pub timeout: humantime::Duration,
 }
 
 impl RegistryArgs {
-    /// Sets the registry options for the rest of the process; reads the
-    /// password from standard input when asked to.
-    pub fn configure(&self) -> Result<()> {
+    /// The options every image is opened and written with; reads the password
+    /// from standard input when asked to.
+    pub fn options(&self) -> Result<Options> {
         let credentials = match &self.username {
             Some(user) => {
                 let mut password = String::new();
@@ -40,11 +48,11 @@ impl RegistryArgs {
             }
             None => None,
         };
-        remote::configure(remote::RegistryOptions {
-            insecure: self.insecure_registries.clone(),
+        Ok(Options {
+            insecure_registries: self.insecure_registries.clone(),
             credentials,
-            ..Default::default()
-        });
-        Ok(())
+            timeout: self.timeout.into(),
+            ..Options::default()
+        })
     }
 }

@@ -4,9 +4,10 @@
 mod support;
 
 use std::path::Path;
+use std::process::Command;
 
 use serde_json::Value;
-use support::{onebin, stderr, Compression, LayerBuilder, Layout};
+use support::{onebin, require, run, s, stderr, Compression, LayerBuilder, Layout};
 
 struct Case {
     _tmp: tempfile::TempDir,
@@ -162,6 +163,60 @@ fn entries_that_escape_the_root() {
         let parent = case.out.parent().unwrap();
         assert!(!parent.join("escaped").exists() && !Path::new("/abs/escaped").exists());
     }
+}
+
+/// A base whose layer cannot be read does not lack the interpreter: the
+/// read error is the answer, and nothing is written.
+#[test]
+fn a_base_that_cannot_be_read_is_an_error_not_a_missing_interpreter() {
+    if !require("gcc") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let c = t.join("hello.c");
+    std::fs::write(&c, "int main(void) { return 0; }\n").unwrap();
+    let glibc = t.join("hello-glibc");
+    run(Command::new("gcc").arg("-o").arg(&glibc).arg(&c));
+
+    let layout = Layout::new(&t.join("base"));
+    let layer = LayerBuilder::new().file("etc/motd", b"hello", 0o644).tar();
+    let root = layout.image("linux/amd64", &[(layer, Compression::None)]);
+    layout.set_root(&root, "base");
+    // One byte of the file's content changed: the tar still reads, the blob
+    // digest does not match.
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(layout.blob_path(&root)).unwrap()).unwrap();
+    let blob = layout.blob_path(&manifest["layers"][0]);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let at = bytes.windows(5).position(|w| w == b"hello").unwrap();
+    bytes[at] = b'j';
+    std::fs::write(&blob, bytes).unwrap();
+
+    let dest = t.join("out");
+    let out = onebin(&[
+        "package",
+        "--binary",
+        &format!("linux/amd64={}", s(&glibc)),
+        "--path",
+        "/app",
+        "--base",
+        &layout.reference("base"),
+        "--dest",
+        &format!("oci:{}:v1", s(&dest)),
+    ]);
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("content does not match its digest"),
+        "{message}"
+    );
+    assert!(
+        message.contains(manifest["layers"][0]["digest"].as_str().unwrap()),
+        "{message}"
+    );
+    assert!(!message.contains("does not have"), "{message}");
+    assert!(!dest.exists(), "{message}");
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The local Docker Engine, through its HTTP API on a Unix socket (or
 //! `tcp://` in `DOCKER_HOST`). Images are read by streaming `GET
-//! /images/{name}/get`, the same export `docker save` writes, never copied to disk.
+//! /images/{name}/get`, the same export `docker save` writes, never copied to
+//! disk; they are written as a `docker save` archive of the engine's platform,
+//! loaded with `POST /images/load`.
 //!
 //! The client is a small synchronous HTTP/1.1 reader (see ADR-0003 in
 //! docs/ARCHITECTURE.md): the export feeds straight into a tar reader, and a
@@ -14,8 +16,99 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::docker_archive::{self, DockerArchiveSource};
 use super::files::{clean_name, FileSet};
-use crate::{Error, Platform, Result};
+use super::{unexpected_reference, WriteReport};
+use crate::options::WriteOptions;
+use crate::write::WriteSet;
+use crate::{DockerReference, Error, ImageReference, ImageSource, Options, Platform, Result};
+
+/// `docker-daemon:NAME[:TAG]`: the engine's export, streamed.
+pub(super) fn open(reference: &ImageReference, _: &Options) -> Result<Box<dyn ImageSource>> {
+    let ImageReference::DockerDaemon { name } = reference else {
+        return Err(unexpected_reference(reference, "docker-daemon:"));
+    };
+    let export = DaemonExport::open(&Engine::from_env()?, name)?;
+    Ok(Box::new(DockerArchiveSource::open(
+        export,
+        Some(name),
+        reference.to_string(),
+    )?))
+}
+
+/// The platform loaded, settled before any work.
+pub(super) fn daemon_platform(
+    reference: &ImageReference,
+    platforms: &[Platform],
+    asked: Option<&Platform>,
+) -> Result<Option<Platform>> {
+    let ImageReference::DockerDaemon { name } = reference else {
+        return Err(unexpected_reference(reference, "docker-daemon:"));
+    };
+    platform_to_load(name, platforms, asked).map(Some)
+}
+
+/// The one asked for, else the engine's own; it must be one of those written.
+fn platform_to_load(
+    name: &str,
+    platforms: &[Platform],
+    asked: Option<&Platform>,
+) -> Result<Platform> {
+    if name.starts_with("sha256:") {
+        return Err(Error::invalid(format!(
+            "docker-daemon:{name}: name the image to load (NAME:TAG), not an ID"
+        )));
+    }
+    let platform = match asked {
+        Some(p) => p.clone(),
+        None => Engine::from_env()?.platform()?,
+    };
+    if !platforms.iter().any(|written| written.matches(&platform)) {
+        return Err(Error::invalid(format!(
+            "docker-daemon: the engine runs {platform}, and no --binary was given for it (use --daemon-platform)"
+        )));
+    }
+    Ok(platform)
+}
+
+/// Loads the image of one platform into the engine, tagged `NAME:TAG`,
+/// through a `docker save` archive in a temporary directory.
+pub(super) fn write(
+    reference: &ImageReference,
+    set: &WriteSet,
+    options: &WriteOptions,
+) -> Result<WriteReport> {
+    let ImageReference::DockerDaemon { name } = reference else {
+        return Err(unexpected_reference(reference, "docker-daemon:"));
+    };
+    let engine = Engine::from_env()?;
+    let platforms: Vec<Platform> = set.images.iter().map(|i| i.platform.clone()).collect();
+    let platform = platform_to_load(name, &platforms, options.daemon_platform)?;
+    let image = set
+        .images
+        .iter()
+        .find(|i| i.platform.matches(&platform))
+        .expect("the settled platform is one of the set's");
+    let single = WriteSet {
+        images: std::slice::from_ref(image),
+        index: set.index,
+        base: set.base,
+    };
+    let staging =
+        tempfile::tempdir().map_err(|e| Error::invalid(format!("a temporary directory: {e}")))?;
+    let archive = staging.path().join("image.tar");
+    docker_archive::write_archive(
+        &archive,
+        Some(&DockerReference::parse(name)?),
+        &platform,
+        &single,
+    )?;
+    engine.load(&archive)?;
+    Ok(WriteReport {
+        readback: vec![(image.platform.clone(), reference.clone())],
+        push: None,
+    })
+}
 
 /// How to reach the engine.
 #[derive(Clone, Debug)]

@@ -13,13 +13,15 @@ use oci_spec::image::{Descriptor, ImageConfiguration, MediaType};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use super::files::FileSet;
+use super::files::{FileSet, TarFile};
 use super::layout::{write_tar_atomic, Member};
+use super::{unexpected_reference, WriteReport};
 use crate::digest::sha256_digest;
 use crate::manifest::{DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST};
 use crate::mutate::{canonical_json, Blob};
+use crate::options::WriteOptions;
 use crate::write::WriteSet;
-use crate::{DockerReference, Error, ImageSource, Platform, Result};
+use crate::{DockerReference, Error, ImageReference, ImageSource, Options, Platform, Result};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -213,13 +215,82 @@ impl<F: FileSet> ImageSource for DockerArchiveSource<F> {
     }
 }
 
+/// `docker-archive:FILE[:REF|@N]`.
+pub(super) fn open(reference: &ImageReference, _: &Options) -> Result<Box<dyn ImageSource>> {
+    let ImageReference::DockerArchive {
+        file,
+        reference: image,
+    } = reference
+    else {
+        return Err(unexpected_reference(reference, "docker-archive:"));
+    };
+    Ok(Box::new(DockerArchiveSource::open(
+        TarFile::open(file)?,
+        image.as_deref(),
+        reference.to_string(),
+    )?))
+}
+
+/// The platform also tagged `NAME:TAG`: the one asked for, which must be
+/// written, else this machine's.
+pub(super) fn daemon_platform(
+    _: &ImageReference,
+    platforms: &[Platform],
+    asked: Option<&Platform>,
+) -> Result<Option<Platform>> {
+    match asked {
+        Some(p) if !platforms.iter().any(|written| written.matches(p)) => Err(Error::invalid(
+            format!("--daemon-platform {p}: no --binary was given for it"),
+        )),
+        Some(p) => Ok(Some(p.clone())),
+        None => Ok(Some(Platform::host())),
+    }
+}
+
+/// Writes the archive; each platform is read back from its own entry (`@N`).
+pub(super) fn write(
+    reference: &ImageReference,
+    set: &WriteSet,
+    options: &WriteOptions,
+) -> Result<WriteReport> {
+    let ImageReference::DockerArchive {
+        file,
+        reference: name,
+    } = reference
+    else {
+        return Err(unexpected_reference(reference, "docker-archive:"));
+    };
+    let name = name.as_deref().map(DockerReference::parse).transpose()?;
+    let tag_platform = options
+        .daemon_platform
+        .cloned()
+        .unwrap_or_else(Platform::host);
+    write_archive(file, name.as_ref(), &tag_platform, set)?;
+    let readback = set
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| {
+            let entry = ImageReference::DockerArchive {
+                file: file.clone(),
+                reference: Some(format!("@{i}")),
+            };
+            (image.platform.clone(), entry)
+        })
+        .collect();
+    Ok(WriteReport {
+        readback,
+        push: None,
+    })
+}
+
 /// Writes the images as a `docker save` archive that `docker load` reads:
 /// `manifest.json` (one entry per platform), `repositories`, and the blobs.
 ///
 /// With several platforms, each entry is tagged `NAME:TAG-OS-ARCH[-VARIANT]`,
 /// and the entry for `tag_platform` (the engine's, usually) also `NAME:TAG`, so
 /// that `docker load` then `docker run NAME:TAG` runs the right one.
-pub fn write(
+pub(super) fn write_archive(
     file: &Path,
     reference: Option<&DockerReference>,
     tag_platform: &Platform,

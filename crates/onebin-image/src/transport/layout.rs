@@ -8,11 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 
-use super::files::FileSet;
+use super::files::{Directory, FileSet, TarFile};
+use super::{unexpected_reference, WriteReport};
 use crate::digest::{ensure_supported, sha256_digest};
 use crate::mutate::{canonical_json, Blob, OCI_INDEX};
+use crate::options::WriteOptions;
 use crate::write::WriteSet;
-use crate::{Error, ImageSource, Result};
+use crate::{Error, ImageReference, ImageSource, Options, Result};
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
@@ -137,10 +139,45 @@ impl<F: FileSet> ImageSource for LayoutSource<F> {
     }
 }
 
+/// `oci:DIR[:TAG]` or `oci-archive:FILE[:TAG]`.
+pub(super) fn open(reference: &ImageReference, _: &Options) -> Result<Box<dyn ImageSource>> {
+    let name = reference.to_string();
+    match reference {
+        ImageReference::OciLayout { dir, tag } => Ok(Box::new(LayoutSource::open(
+            Directory::open(dir)?,
+            tag.clone(),
+            name,
+        )?)),
+        ImageReference::OciArchive { file, tag } => Ok(Box::new(LayoutSource::open(
+            TarFile::open(file)?,
+            tag.clone(),
+            name,
+        )?)),
+        other => Err(unexpected_reference(other, "oci: or oci-archive:")),
+    }
+}
+
+/// Writes a layout directory or archive; every platform reads back from it.
+pub(super) fn write(
+    reference: &ImageReference,
+    set: &WriteSet,
+    _: &WriteOptions,
+) -> Result<WriteReport> {
+    match reference {
+        ImageReference::OciLayout { dir, tag } => write_dir(dir, tag.as_deref(), set)?,
+        ImageReference::OciArchive { file, tag } => write_archive(file, tag.as_deref(), set)?,
+        other => return Err(unexpected_reference(other, "oci: or oci-archive:")),
+    }
+    Ok(WriteReport {
+        readback: WriteReport::every_platform(set, reference),
+        push: None,
+    })
+}
+
 /// Writes the set into an OCI layout directory. A new directory is built
 /// beside its final name and renamed into place; into an existing layout, blobs
 /// are added (each atomically) and `index.json` is replaced last, atomically.
-pub fn write_dir(dir: &Path, tag: Option<&str>, set: &WriteSet) -> Result<()> {
+fn write_dir(dir: &Path, tag: Option<&str>, set: &WriteSet) -> Result<()> {
     let staging = if dir.exists() {
         if !dir.join("oci-layout").is_file()
             && std::fs::read_dir(dir)
@@ -221,7 +258,7 @@ fn write_blob(set: &WriteSet, blob: &Blob, blobs: &Path) -> Result<()> {
 
 /// Writes the set as an OCI layout inside a tar file (`oci-archive:`),
 /// through a temporary file renamed into place.
-pub fn write_archive(file: &Path, tag: Option<&str>, set: &WriteSet) -> Result<()> {
+fn write_archive(file: &Path, tag: Option<&str>, set: &WriteSet) -> Result<()> {
     let index = updated_index_json(None, set, tag)?;
     let mut members: Vec<(String, Member)> = vec![
         (

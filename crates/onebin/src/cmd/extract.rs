@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use onebin_image::manifest::resolve_images;
-use onebin_image::{ImageSource, Platform};
+use onebin_image::{transport, ImageSource, Options, Platform};
 use onebin_layers::find_file;
 use serde::Serialize;
 
@@ -22,7 +22,7 @@ pub const DEFAULT_TEMPLATE: &str = "{name}_{os}_{arch}{_variant}";
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker-daemon:NAME[:TAG], docker://NAME[:TAG|@DIGEST]
+    #[arg(help = transport::read_syntaxes())]
     pub image: String,
     /// The file's path inside the image, e.g. /usr/local/bin/app.
     #[arg(long)]
@@ -43,8 +43,8 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(args: &Args, progress: &Progress) -> Result<ExtractReport> {
-    let source = open_image(&args.image)?;
+pub fn run(args: &Args, options: &Options, progress: &Progress) -> Result<ExtractReport> {
+    let source = open_image(&args.image, options)?;
     let request = ExtractRequest {
         path: &args.path,
         platforms: &args.platforms,

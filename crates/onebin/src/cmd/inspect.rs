@@ -4,21 +4,21 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 use onebin_image::manifest::resolve_images;
-use onebin_image::{Descriptor, ImageSource};
+use onebin_image::{transport, Descriptor, ImageSource, Options};
 use serde::Serialize;
 
 use super::{open_image, Report};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker-daemon:NAME[:TAG], docker://NAME[:TAG|@DIGEST]
+    #[arg(help = transport::read_syntaxes())]
     pub image: String,
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn run(args: &Args) -> Result<InspectReport> {
-    inspect(open_image(&args.image)?.as_ref())
+pub fn run(args: &Args, options: &Options) -> Result<InspectReport> {
+    inspect(open_image(&args.image, options)?.as_ref())
 }
 
 #[derive(Debug, Serialize)]

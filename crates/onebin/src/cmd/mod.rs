@@ -12,7 +12,7 @@ pub mod rebuild;
 pub mod verify;
 
 use anyhow::Result;
-use onebin_image::{transport, ImageReference, ImageSource};
+use onebin_image::{transport, ImageReference, ImageSource, Options};
 
 use crate::exit::Outcome;
 
@@ -33,6 +33,6 @@ pub trait Report {
 }
 
 /// Opens an image given on the command line, on any transport.
-fn open_image(image: &str) -> Result<Box<dyn ImageSource>> {
-    Ok(transport::open(&ImageReference::parse(image)?)?)
+fn open_image(image: &str, options: &Options) -> Result<Box<dyn ImageSource>> {
+    Ok(transport::open(&ImageReference::parse(image)?, options)?)
 }

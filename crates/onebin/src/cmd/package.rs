@@ -12,10 +12,9 @@ use onebin_image::manifest::resolve_images;
 use onebin_image::mutate::{
     append_layer, index, Blob, ConfigChanges, NewImage, NewLayer, OCI_LAYER_GZIP,
 };
-use onebin_image::transport::remote::{self, PushReport};
-use onebin_image::transport::{self, daemon::Engine, docker_archive, layout};
+use onebin_image::transport::{self, remote::PushReport};
 use onebin_image::write::WriteSet;
-use onebin_image::{DockerReference, ImageReference, ImageSource, Platform, PlatformImage};
+use onebin_image::{ImageReference, ImageSource, Options, Platform, PlatformImage, WriteOptions};
 use onebin_layers::find_file;
 use onebin_layers::pack::pack_file;
 use serde::Serialize;
@@ -35,8 +34,7 @@ pub struct Args {
     /// Where the binary goes in the image, e.g. /usr/local/bin/app.
     #[arg(long)]
     pub path: String,
-    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME:TAG, docker://NAME:TAG
-    #[arg(long)]
+    #[arg(long, help = transport::write_syntaxes())]
     pub dest: String,
     /// The image to build on (any transport), or scratch.
     #[arg(long, default_value = "scratch")]
@@ -71,7 +69,7 @@ pub struct Args {
 
 /// Packages with the flags, the environment (`SOURCE_DATE_EPOCH`, CI
 /// variables) and the current directory's git checkout.
-pub fn run(args: &Args, progress: &Progress) -> Result<PackageReport> {
+pub fn run(args: &Args, options: &Options, progress: &Progress) -> Result<PackageReport> {
     let dest = ImageReference::parse(&args.dest)?;
     let base = if args.base == "scratch" {
         None
@@ -101,6 +99,7 @@ pub fn run(args: &Args, progress: &Progress) -> Result<PackageReport> {
         daemon_platform: args.daemon_platform.clone(),
         checkout: &checkout,
         env: &|k| std::env::var(k).ok().filter(|v| !v.is_empty()),
+        options,
         progress,
     };
     package(&request)
@@ -124,6 +123,8 @@ pub struct PackageRequest<'a> {
     /// The directory whose git checkout gives the provenance labels.
     pub checkout: &'a Path,
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// How the base is read and the destination written (registry settings).
+    pub options: &'a Options,
     /// Bars for what goes over the network (`docker://` destinations).
     pub progress: &'a Progress,
 }
@@ -165,7 +166,7 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
     let path = clean_image_path(request.path)?;
     let base_source = request
         .base
-        .map(transport::open)
+        .map(|base| transport::open(base, request.options))
         .transpose()
         .context("reading the base image")?;
     let base_images = match &base_source {
@@ -173,7 +174,12 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
         None => None,
     };
     let inputs = read_inputs(request, base_source.as_deref(), base_images)?;
-    let docker_platform = docker_platform(request.dest, &inputs, request.daemon_platform.as_ref())?;
+    let packaged: Vec<Platform> = inputs.iter().map(|i| i.platform.clone()).collect();
+    let daemon_platform = transport::settle_daemon_platform(
+        request.dest,
+        &packaged,
+        request.daemon_platform.as_ref(),
+    )?;
     let scratch_check = tempfile::tempdir().context("a temporary directory")?;
     for input in &inputs {
         check_runs_on_base(
@@ -232,13 +238,15 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
         index: &index,
         base: base_source.as_deref(),
     };
-    let mut push = None;
-    let readback = write(
+    let bars = BlobBars::new(request.progress);
+    let written = transport::write(
         request.dest,
         &set,
-        docker_platform.as_ref(),
-        request.progress,
-        &mut push,
+        &WriteOptions {
+            options: request.options,
+            daemon_platform: daemon_platform.as_ref(),
+            progress: &|blob, n| bars.add(blob, n),
+        },
     )?;
 
     let mut platforms = Vec::new();
@@ -246,12 +254,13 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
         let sha256 = onebin_image::sha256_digest(&input.content)
             .digest()
             .to_string();
-        if let Some(reference) = readback
+        if let Some(reference) = written
+            .readback
             .iter()
             .find(|(p, _)| p == &input.platform)
             .map(|(_, r)| r)
         {
-            verify_readback(reference, &input.platform, &path, &sha256)?;
+            verify_readback(reference, request.options, &input.platform, &path, &sha256)?;
         }
         platforms.push(PackagedBinary {
             platform: input.platform.to_string(),
@@ -271,7 +280,7 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
         digest: index.descriptor.digest().to_string(),
         platforms,
         verified: true,
-        push,
+        push: written.push,
     })
 }
 
@@ -371,23 +380,30 @@ fn check_runs_on_base(
              Link it statically (Go: CGO_ENABLED=0; C: -static) or give a --base that has {libc}"
         );
     };
-    let never = |_| {};
-    if find_file(source, base, interpreter, scratch, &never).is_ok() {
+    let base_name = base_ref.map(|r| r.to_string()).unwrap_or_default();
+    // Only layers that were read and say so make a file absent: a base that
+    // cannot be read (registry, digest) is an error, not a base without it.
+    let has = |path: &str| -> Result<bool> {
+        match find_file(source, base, path, scratch, &|_| {}) {
+            Ok(_) => Ok(true),
+            Err(absent) if absent.is_absent() => Ok(false),
+            Err(e) => Err(anyhow!(
+                "{what}: looking for {path} in base {base_name} ({}): {e}",
+                input.platform
+            )),
+        }
+    };
+    if has(interpreter)? {
         return Ok(());
     }
     let musl = format!(
         "/lib/ld-musl-{}.so.1",
         musl_arch(&input.platform.architecture)
     );
-    let base_libc = if find_file(source, base, &musl, scratch, &never).is_ok() {
-        " musl"
-    } else {
-        ""
-    };
+    let base_libc = if has(&musl)? { " musl" } else { "" };
     bail!(
-        "{what}: dynamically linked against {libc} (needs {interpreter}), which base {} ({}) does not have: \
+        "{what}: dynamically linked against {libc} (needs {interpreter}), which base {base_name} ({}) does not have: \
          this {libc} binary will not start on this{base_libc} base",
-        base_ref.map(|r| r.to_string()).unwrap_or_default(),
         input.platform
     )
 }
@@ -402,140 +418,16 @@ fn musl_arch(goarch: &str) -> &str {
     }
 }
 
-/// For Docker destinations, the platform that is loaded (`docker-daemon:`)
-/// or also tagged `NAME:TAG` (`docker-archive:`), settled before any work.
-fn docker_platform(
-    dest: &ImageReference,
-    inputs: &[Input],
-    asked: Option<&Platform>,
-) -> Result<Option<Platform>> {
-    let packaged = |p: &Platform| inputs.iter().any(|i| i.platform.matches(p));
-    match dest {
-        ImageReference::DockerDaemon { name } => {
-            if name.starts_with("sha256:") {
-                bail!("docker-daemon:{name}: name the image to load (NAME:TAG), not an ID");
-            }
-            let platform = match asked {
-                Some(p) => p.clone(),
-                None => Engine::from_env()?.platform()?,
-            };
-            if !packaged(&platform) {
-                bail!("docker-daemon: the engine runs {platform}, and no --binary was given for it (use --daemon-platform)");
-            }
-            Ok(Some(platform))
-        }
-        ImageReference::DockerArchive { .. } => match asked {
-            Some(p) if !packaged(p) => bail!("--daemon-platform {p}: no --binary was given for it"),
-            Some(p) => Ok(Some(p.clone())),
-            None => Ok(Some(Platform::host())),
-        },
-        _ if asked.is_some() => bail!(
-            "--daemon-platform applies to docker-archive: and docker-daemon: destinations only"
-        ),
-        _ => Ok(None),
-    }
-}
-
-/// Writes the set, and says where to read each platform back from.
-fn write(
-    dest: &ImageReference,
-    set: &WriteSet,
-    docker_platform: Option<&Platform>,
-    progress: &Progress,
-    pushed: &mut Option<PushReport>,
-) -> Result<Vec<(Platform, ImageReference)>> {
-    let all = |reference: &ImageReference| {
-        set.images
-            .iter()
-            .map(|i| (i.platform.clone(), reference.clone()))
-            .collect()
-    };
-    match dest {
-        ImageReference::OciLayout { dir, tag } => {
-            layout::write_dir(dir, tag.as_deref(), set)?;
-            Ok(all(dest))
-        }
-        ImageReference::OciArchive { file, tag } => {
-            layout::write_archive(file, tag.as_deref(), set)?;
-            Ok(all(dest))
-        }
-        ImageReference::DockerArchive { file, reference } => {
-            let name = reference
-                .as_deref()
-                .map(DockerReference::parse)
-                .transpose()?;
-            let tag_platform = docker_platform.cloned().unwrap_or_else(Platform::host);
-            docker_archive::write(file, name.as_ref(), &tag_platform, set)?;
-            Ok(set
-                .images
-                .iter()
-                .enumerate()
-                .map(|(i, image)| {
-                    let at = ImageReference::DockerArchive {
-                        file: file.clone(),
-                        reference: Some(format!("@{i}")),
-                    };
-                    (image.platform.clone(), at)
-                })
-                .collect())
-        }
-        ImageReference::DockerDaemon { name } => {
-            let engine = Engine::from_env()?;
-            let platform = docker_platform
-                .cloned()
-                .context("the engine's platform was settled first")?;
-            let image = set
-                .images
-                .iter()
-                .find(|i| i.platform.matches(&platform))
-                .context("the engine's platform was checked to be packaged")?;
-            let one = std::slice::from_ref(image);
-            let single = WriteSet {
-                images: one,
-                index: set.index,
-                base: set.base,
-            };
-            let staging = tempfile::tempdir().context("a temporary directory")?;
-            let archive = staging.path().join("image.tar");
-            docker_archive::write(
-                &archive,
-                Some(&DockerReference::parse(name)?),
-                &platform,
-                &single,
-            )?;
-            engine.load(&archive)?;
-            Ok(vec![(image.platform.clone(), dest.clone())])
-        }
-        ImageReference::Registry(r) => {
-            let bars = BlobBars::new(progress);
-            let report = remote::push(r, set, &|blob, n| bars.add(blob, n))?;
-            if !report.digests_match {
-                bail!(
-                    "docker://{r}: the registry reports digest {} for the index, onebin computed {}",
-                    report.registry_digest,
-                    report.digest
-                );
-            }
-            // Read back by digest, so a tag moved meanwhile cannot answer.
-            let by_digest = ImageReference::Registry(DockerReference {
-                tag: None,
-                digest: Some(report.digest.clone()),
-                ..r.clone()
-            });
-            *pushed = Some(report);
-            Ok(all(&by_digest))
-        }
-    }
-}
-
 /// Reads the binary back through the code `extract` uses, and compares.
 fn verify_readback(
     reference: &ImageReference,
+    options: &Options,
     platform: &Platform,
     path: &str,
     sha256: &str,
 ) -> Result<()> {
-    let source = transport::open(reference).with_context(|| format!("reading back {reference}"))?;
+    let source =
+        transport::open(reference, options).with_context(|| format!("reading back {reference}"))?;
     let images = select_platforms(
         resolve_images(source.as_ref())?.images,
         std::slice::from_ref(platform),

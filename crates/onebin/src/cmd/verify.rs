@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Result};
 use onebin_binary::explain::{self, explain, Verdict};
 use onebin_binary::BinaryFacts;
 use onebin_image::manifest::resolve_images;
-use onebin_image::{ImageSource, Platform};
+use onebin_image::{transport, ImageSource, Options, Platform};
 use onebin_layers::find_file;
 use serde::{Serialize, Serializer};
 
@@ -23,7 +23,7 @@ use crate::release::{
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("assets").required(true).args(["checksums", "release", "binaries"])))]
 pub struct Args {
-    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker-daemon:NAME[:TAG], docker://NAME[:TAG|@DIGEST]
+    #[arg(help = transport::read_syntaxes())]
     pub image: String,
     /// The binary's path inside the image.
     #[arg(long)]
@@ -44,14 +44,14 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(args: &Args) -> Result<VerifyReport> {
+pub fn run(args: &Args, options: &Options) -> Result<VerifyReport> {
     let release = match (&args.checksums, &args.release) {
         (Some(file), _) => Release::Checksums(file.clone()),
         (None, Some(dir)) => Release::Dir(dir.clone()),
         (None, None) => Release::Binaries(args.binaries.clone()),
     };
     verify(
-        open_image(&args.image)?.as_ref(),
+        open_image(&args.image, options)?.as_ref(),
         &args.path,
         &release,
         &args.platforms,

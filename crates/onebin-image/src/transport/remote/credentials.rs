@@ -2,7 +2,7 @@
 //! the secret.
 //!
 //! Looked up in this order, the first that has an entry for the registry wins:
-//! 1. `--username` with `--password-stdin` (given to [`crate::transport::remote::configure`]);
+//! 1. `--username` with `--password-stdin` (in [`crate::Options`]);
 //! 2. `REGISTRY_AUTH_FILE` (containers' `auth.json` format);
 //! 3. Docker's `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`: `credHelpers`
 //!    for the registry, else `credsStore`, through the `docker-credential-NAME get`
