@@ -228,6 +228,92 @@ pub struct Explanation {
     pub differences: Vec<Difference>,
 }
 
+/// A fact every binary has, compared as one value per side: its field, how
+/// it is read, and what a difference in it means.
+struct Fact {
+    field: &'static str,
+    value: fn(&BinaryFacts) -> String,
+    class: Verdict,
+    why: &'static str,
+}
+
+/// The binary-wide facts, in the order their differences are listed.
+const FACTS: &[Fact] = &[
+    Fact {
+        field: "platform",
+        value: |f| format!("{}/{}", f.os, f.architecture),
+        class: Verdict::DifferentProgram,
+        why: "built for another platform: another program",
+    },
+    Fact {
+        field: "format",
+        value: |f| format!("{:?}", f.format),
+        class: Verdict::DifferentProgram,
+        why: "another executable format",
+    },
+    // What Option C accepts: the libc and the linker may differ.
+    Fact {
+        field: "libc",
+        value: |f| f.libc.as_str().to_string(),
+        class: Verdict::SameSource,
+        why: "the C library differs (e.g. glibc on the CI runner, musl on Alpine): expected between two builds",
+    },
+    Fact {
+        field: "linkage",
+        value: |f| format!("{:?}", f.linkage),
+        class: Verdict::SameSource,
+        why: "static and dynamic linking differ: the linker's choice",
+    },
+    Fact {
+        field: "static_pie",
+        value: |f| yes_no(f.toolchain.static_pie).to_string(),
+        class: Verdict::SameSource,
+        why: "static-pie in one (Rust's crt-static, gcc -static-pie): how it is linked",
+    },
+    Fact {
+        field: "interpreter",
+        value: |f| opt(&f.interpreter).to_string(),
+        class: Verdict::SameSource,
+        why: "another dynamic loader: follows from libc and linkage",
+    },
+    Fact {
+        field: "needed",
+        value: |f| f.needed.join(" "),
+        class: Verdict::SameSource,
+        why: "other shared libraries: follows from libc and linkage",
+    },
+    Fact {
+        field: "glibc_versions",
+        value: |f| last(&f.glibc_versions).to_string(),
+        class: Verdict::SameSource,
+        why: "the newest glibc symbol version required: sets the oldest glibc that can run it",
+    },
+    Fact {
+        field: "symbols",
+        value: |f| f.symbols.to_string(),
+        class: Verdict::SameSource,
+        why: "one is stripped of its symbol table (-s)",
+    },
+    Fact {
+        field: "debug_info",
+        value: |f| f.debug_info.to_string(),
+        class: Verdict::SameSource,
+        why: "one is stripped of DWARF (-w)",
+    },
+    Fact {
+        field: "gnu_build_id",
+        value: |f| opt(&f.gnu_build_id).to_string(),
+        class: Verdict::SameSource,
+        why: "the linker's build ID: a hash of the output, so it differs whenever the bytes do",
+    },
+    Fact {
+        field: "go_build_id",
+        value: |f| opt(&f.go_build_id).to_string(),
+        class: Verdict::SameSource,
+        why: "Go's build ID: a hash of inputs and output, so it differs whenever the bytes do",
+    },
+];
+
 /// Compares two binaries given their bytes' sha256 and their facts.
 pub fn explain(a_sha256: &str, a: &BinaryFacts, b_sha256: &str, b: &BinaryFacts) -> Explanation {
     if a_sha256 == b_sha256 {
@@ -237,85 +323,10 @@ pub fn explain(a_sha256: &str, a: &BinaryFacts, b_sha256: &str, b: &BinaryFacts)
         };
     }
     let mut diffs = Diffs::default();
-    diffs.check(
-        "platform",
-        &format!("{}/{}", a.os, a.architecture),
-        &format!("{}/{}", b.os, b.architecture),
-        Verdict::DifferentProgram,
-        "built for another platform: another program",
-    );
-    diffs.check(
-        "format",
-        &format!("{:?}", a.format),
-        &format!("{:?}", b.format),
-        Verdict::DifferentProgram,
-        "another executable format",
-    );
-    // What Option C accepts: the libc and the linker may differ.
-    diffs.check("libc", a.libc.as_str(), b.libc.as_str(), Verdict::SameSource, "the C library differs (e.g. glibc on the CI runner, musl on Alpine): expected between two builds");
-    diffs.check(
-        "linkage",
-        &format!("{:?}", a.linkage),
-        &format!("{:?}", b.linkage),
-        Verdict::SameSource,
-        "static and dynamic linking differ: the linker's choice",
-    );
-    diffs.check(
-        "static_pie",
-        yes_no(a.toolchain.static_pie),
-        yes_no(b.toolchain.static_pie),
-        Verdict::SameSource,
-        "static-pie in one (Rust's crt-static, gcc -static-pie): how it is linked",
-    );
-    diffs.check(
-        "interpreter",
-        opt(&a.interpreter),
-        opt(&b.interpreter),
-        Verdict::SameSource,
-        "another dynamic loader: follows from libc and linkage",
-    );
-    diffs.check(
-        "needed",
-        &a.needed.join(" "),
-        &b.needed.join(" "),
-        Verdict::SameSource,
-        "other shared libraries: follows from libc and linkage",
-    );
-    diffs.check(
-        "glibc_versions",
-        last(&a.glibc_versions),
-        last(&b.glibc_versions),
-        Verdict::SameSource,
-        "the newest glibc symbol version required: sets the oldest glibc that can run it",
-    );
-    diffs.check(
-        "symbols",
-        &a.symbols.to_string(),
-        &b.symbols.to_string(),
-        Verdict::SameSource,
-        "one is stripped of its symbol table (-s)",
-    );
-    diffs.check(
-        "debug_info",
-        &a.debug_info.to_string(),
-        &b.debug_info.to_string(),
-        Verdict::SameSource,
-        "one is stripped of DWARF (-w)",
-    );
-    diffs.check(
-        "gnu_build_id",
-        opt(&a.gnu_build_id),
-        opt(&b.gnu_build_id),
-        Verdict::SameSource,
-        "the linker's build ID: a hash of the output, so it differs whenever the bytes do",
-    );
-    diffs.check(
-        "go_build_id",
-        opt(&a.go_build_id),
-        opt(&b.go_build_id),
-        Verdict::SameSource,
-        "Go's build ID: a hash of inputs and output, so it differs whenever the bytes do",
-    );
+    for fact in FACTS {
+        let (va, vb) = ((fact.value)(a), (fact.value)(b));
+        diffs.check(fact.field, &va, &vb, fact.class, fact.why);
+    }
     compare_toolchain(&mut diffs, &a.toolchain, &b.toolchain);
     let is_go = match (&a.go, &b.go) {
         (Some(ga), Some(gb)) => {
