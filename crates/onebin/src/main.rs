@@ -4,7 +4,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use onebin::cmd::index::{self, IndexCommand};
-use onebin::cmd::{adr, audit, explain, extract, inspect, package, release, verify, Report};
+use onebin::cmd::{
+    adr, audit, explain, extract, inspect, package, rebuild, release, verify, Report,
+};
 use onebin::exit::Outcome;
 use onebin::progress::Progress;
 use onebin::registry::RegistryArgs;
@@ -44,6 +46,8 @@ enum Command {
     Audit(audit::Args),
     /// Write or update the ADR recording the decision in DIR/docs/ARCHITECTURE.md.
     Adr(adr::Args),
+    /// Run a build twice, varying what reprotest varies, and say why the outputs differ.
+    Rebuild(rebuild::Args),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +85,7 @@ fn run(cli: Cli) -> Result<Outcome> {
         },
         Command::Audit(args) => print(&audit::run(args)?, args.json),
         Command::Adr(args) => print_text(&adr::run(args)?),
+        Command::Rebuild(args) => print(&rebuild::run(args)?, args.json),
     }
 }
 

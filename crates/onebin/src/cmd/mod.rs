@@ -9,6 +9,7 @@ pub mod extract;
 pub mod index;
 pub mod inspect;
 pub mod package;
+pub mod rebuild;
 pub mod release;
 pub mod verify;
 

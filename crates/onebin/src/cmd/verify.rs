@@ -186,6 +186,8 @@ fn keys_in_alphabetical_order<S: Serializer>(
     struct SortedDifference<'a> {
         a: &'a str,
         b: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        caused_by: Option<&'a str>,
         class: Verdict,
         field: &'a str,
         why: &'a str,
@@ -197,6 +199,7 @@ fn keys_in_alphabetical_order<S: Serializer>(
             .map(|d| SortedDifference {
                 a: &d.a,
                 b: &d.b,
+                caused_by: d.caused_by.as_deref(),
                 class: d.class,
                 field: &d.field,
                 why: &d.why,
@@ -422,6 +425,7 @@ impl Report for VerifyReport {
             match &r.explanation {
                 Some(Explanation::Differs(e)) => {
                     let _ = writeln!(s, "      explain: {}", e.verdict.as_str());
+                    render_top_differences(&mut s, e);
                 }
                 Some(Explanation::Note(note)) => {
                     let _ = writeln!(s, "      {note}");
@@ -454,6 +458,46 @@ impl Report for VerifyReport {
         } else {
             Outcome::FoundProblem
         }
+    }
+}
+
+/// How many of explain's differences the text shows; `--json` has them all.
+const TOP_DIFFERENCES: usize = 5;
+
+/// The root causes first (the least benign first), then their consequences:
+/// field, image vs release value, and why it matters.
+fn render_top_differences(s: &mut String, e: &explain::Explanation) {
+    let mut order: Vec<&explain::Difference> = e.differences.iter().collect();
+    order.sort_by_key(|d| (!d.is_root(), std::cmp::Reverse(d.class)));
+    let short = |v: &str| -> String {
+        if v.chars().count() > 72 {
+            format!("{}…", v.chars().take(71).collect::<String>())
+        } else if v.is_empty() {
+            "(none)".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    for d in order.iter().take(TOP_DIFFERENCES) {
+        let tag = match &d.caused_by {
+            Some(cause) => format!("caused by {cause}"),
+            None => d.class.as_str().to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "        {} [{tag}]: image {} / release {}\n          {}",
+            d.field,
+            short(&d.a),
+            short(&d.b),
+            d.why
+        );
+    }
+    if order.len() > TOP_DIFFERENCES {
+        let _ = writeln!(
+            s,
+            "        … and {} more (--json lists them all)",
+            order.len() - TOP_DIFFERENCES
+        );
     }
 }
 
@@ -557,6 +601,7 @@ mod tests {
                 b: "musl".to_string(),
                 class: Verdict::SameSource,
                 why: "the libc differs".to_string(),
+                caused_by: None,
             }],
         };
         let as_value = serde_json::json!({

@@ -1,6 +1,6 @@
 //! An anonymous `docker-registry` (the CNCF distribution registry) on a free
 //! port of 127.0.0.1, with its storage in a temporary directory; killed when
-//! dropped. `tests/registry.rs` has the variants with auth and TLS.
+//! dropped. `tests/registry/server.rs` has the variants with auth and TLS.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
