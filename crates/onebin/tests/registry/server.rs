@@ -1,9 +1,8 @@
 //! `docker-registry` started for one test, and the certificates for TLS.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
 
 use crate::support::{self, run};
 use crate::token::TokenService;
