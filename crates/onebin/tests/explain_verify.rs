@@ -788,21 +788,28 @@ fn explain_architectures_are_different_program() {
     assert_decided_by(&report, "go.build GOARCH", "different-program");
 }
 
+/// The same C source by gcc (glibc) and musl-gcc: only the libc differs,
+/// and everything else that differs follows from it.
 #[test]
-fn explain_c_programs_gcc_vs_musl_gcc_are_unknown() {
+fn explain_c_programs_gcc_vs_musl_gcc_are_same_source() {
     if !require("gcc") || !require("musl-gcc") {
         return;
     }
     let dir = c_builds();
     let report = explain(&dir.join("glibc"), &dir.join("musl"));
-    assert_decided_by(&report, "bytes", "unknown");
-    assert_explained(&report, "unknown", "libc", "same-source");
+    assert_explained(&report, "same-source", "libc", "same-source");
     let d = difference(&report, "libc").unwrap();
     assert_eq!(
         (d["a"].as_str(), d["b"].as_str()),
         (Some("glibc"), Some("musl"))
     );
+    assert!(d.get("caused_by").is_none(), "{d:#}");
+    for field in ["interpreter", "content .text"] {
+        let d = difference(&report, field).unwrap_or_else(|| panic!("{field}: {report:#}"));
+        assert_eq!(d["caused_by"], "libc", "{field}: {d:#}");
+    }
     assert!(report["a"]["facts"]["go"].is_null());
+    assert_eq!(report["a"]["facts"]["toolchain"]["language"], "c");
     assert_eq!(
         report["b"]["facts"]["interpreter"],
         "/lib/ld-musl-x86_64.so.1"
@@ -1637,12 +1644,27 @@ fn verify_mismatch_is_explained_as_different_settings() {
 
     let out = verify_text(&image, &release);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("explain: different-settings"),
-        "{}",
-        stdout(&out)
+    let text = stdout(&out);
+    assert!(text.contains("explain: different-settings"), "{text}");
+    // The root cause, with both values and why, right under the verdict.
+    let rodata = difference(explanation, "content .rodata").unwrap();
+    let line = format!(
+        "content .rodata [different-settings]: image {} / release {}",
+        rodata["a"].as_str().unwrap(),
+        rodata["b"].as_str().unwrap()
     );
-    assert!(stdout(&out).contains("FAILED"), "{}", stdout(&out));
+    let at = text
+        .find(&line)
+        .unwrap_or_else(|| panic!("no {line:?} in:\n{text}"));
+    assert!(
+        text[at..].contains("-X values are the likely cause"),
+        "{text}"
+    );
+    assert!(
+        text.find("explain: different-settings").unwrap() < at,
+        "{text}"
+    );
+    assert!(text.contains("FAILED"), "{text}");
 }
 
 #[test]

@@ -1,9 +1,8 @@
 //! `docker-registry` started for one test, and the certificates for TLS.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
 
 use crate::support::{self, run};
 use crate::token::TokenService;
@@ -152,44 +151,13 @@ impl Registry {
                 t.cert.display()
             ),
         };
-        let config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {ip}:{port}\n  secret: onebin-test\n{tls_config}{auth}",
-            dir.path().join("data").display()
-        );
-        let config_file = dir.path().join("config.yml");
-        std::fs::write(&config_file, config).unwrap();
-        let mut command = Command::new("docker-registry");
-        // The registry reads REGISTRY_* variables as configuration: a
-        // REGISTRY_AUTH_FILE meant for clients would become its `auth:` section.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("REGISTRY_") {
-                command.env_remove(key);
-            }
-        }
-        let child = command
-            .arg("serve")
-            .arg(&config_file)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
-            .spawn()
-            .expect("docker-registry starts");
-        let registry = Registry {
+        let child = support::registry::serve(dir.path(), ip, port, &format!("{tls_config}{auth}"));
+        Some(Registry {
             child,
             ip,
             port,
             _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect((ip, port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not listen on {port}: {}",
-                std::fs::read_to_string(registry._dir.path().join("registry.log"))
-                    .unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(registry)
+        })
     }
 
     pub fn host(&self) -> String {

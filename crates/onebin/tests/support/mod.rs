@@ -3,6 +3,8 @@
 //! and OCI layouts byte by byte for the cases real tools never write.
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -75,6 +77,28 @@ pub fn require_docker() -> bool {
         );
     }
     up
+}
+
+/// Makes `dir` a git checkout with one commit of everything in it, with no
+/// user or system configuration and fixed names and dates.
+pub fn git_commit_all(dir: &Path) {
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &["commit", "-q", "-m", "one"],
+    ] {
+        run(Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "onebin")
+            .env("GIT_AUTHOR_EMAIL", "onebin@example.com")
+            .env("GIT_COMMITTER_NAME", "onebin")
+            .env("GIT_COMMITTER_EMAIL", "onebin@example.com")
+            .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z"));
+    }
 }
 
 /// Runs a command and panics with its output when it fails.
