@@ -4,8 +4,124 @@
 
 use std::path::Path;
 
-use crate::model::{Flags, Warning};
+use crate::collect::Collector;
+use crate::files::normalize;
+use crate::model::{
+    runner_toolchain, Artifact, Build, Flags, ImageBuild, Language, Place, PlaceKind, Toolchain,
+    Warning,
+};
+use crate::reader::Reader;
 use crate::yaml::Node;
+
+/// GoReleaser's config, read as the CI job that runs it would run it.
+pub struct Goreleaser;
+
+impl Reader for Goreleaser {
+    fn read(&self, collector: &mut Collector) {
+        let Some(file) = find(collector.root) else {
+            return;
+        };
+        let Some((run, tc, why)) = runner(collector, &file) else {
+            return;
+        };
+        let Some(cfg) = parse(collector.root, &file, &mut collector.warnings) else {
+            return;
+        };
+        for b in &cfg.builds {
+            let mut release = build(&cfg, b, PlaceKind::Goreleaser, &run, &tc);
+            release.why = format!("GoReleaser `builds` make the release assets; {why}");
+            collector.builds.push(release);
+        }
+        for k in &cfg.kos {
+            let mut image = build(&cfg, k, PlaceKind::Ko, &run, &tc);
+            image.why = format!("GoReleaser `kos` build the image again from source; {why}");
+            collector.builds.push(image);
+        }
+        for d in &cfg.dockers {
+            let mut image = docker_image(&cfg, d, &run);
+            image.why = format!("GoReleaser `dockers` publish the image; {why}");
+            collector.goreleaser_images.push(image);
+        }
+    }
+}
+
+/// The job that runs GoReleaser (the first, when several do), and its
+/// toolchain; with no CI at all, the local machine.
+fn runner(collector: &mut Collector, file: &str) -> Option<(Place, Toolchain, String)> {
+    let runs = collector.goreleaser_runs.clone();
+    if runs.is_empty() && collector.images.is_empty() && collector.builds.is_empty() {
+        // No CI that we read runs it; audit the config as a local release would.
+        return Some((
+            Place {
+                kind: PlaceKind::CiJob,
+                name: "goreleaser".into(),
+                file: file.to_string(),
+                line: 1,
+            },
+            runner_toolchain("the local machine", file, 1),
+            "no CI job runs GoReleaser: a release made by hand".into(),
+        ));
+    }
+    runs.into_iter().next()
+}
+
+/// A build GoReleaser runs: one of `builds` for the release, or of `kos`
+/// (`PlaceKind::Ko`), where ko builds the image again from source.
+fn build(cfg: &GrConfig, b: &GrBuild, kind: PlaceKind, run: &Place, tc: &Toolchain) -> Build {
+    let language = match b.builder.as_str() {
+        "rust" => Language::Rust,
+        "go" | "" => Language::Go,
+        _ => Language::C,
+    };
+    let (name, artifact, command) = match kind {
+        PlaceKind::Ko => (
+            format!("kos {} (run by {})", b.id, run.name),
+            Artifact::Image,
+            "ko build (GoReleaser kos)",
+        ),
+        _ => (
+            format!("{} (run by {})", b.id, run.name),
+            Artifact::Release,
+            "goreleaser release",
+        ),
+    };
+    Build {
+        language,
+        program: Some(b.binary.clone()),
+        place: Place {
+            kind,
+            name,
+            file: cfg.file.clone(),
+            line: b.line,
+        },
+        toolchain: tc.clone(),
+        flags: b.flags.clone(),
+        platforms: b.platforms.clone(),
+        artifact,
+        command: command.into(),
+        why: String::new(),
+    }
+}
+
+/// `dockers`: GoReleaser builds the image in `dist`, from the binaries it
+/// built.
+fn docker_image(cfg: &GrConfig, d: &GrDocker, run: &Place) -> ImageBuild {
+    ImageBuild {
+        dockerfile: normalize(&d.dockerfile),
+        context: "dist".into(),
+        platforms: d.platforms.clone(),
+        tags: d.tags.clone(),
+        target: None,
+        place: Place {
+            kind: PlaceKind::Goreleaser,
+            name: format!("dockers (run by {})", run.name),
+            file: cfg.file.clone(),
+            line: d.line,
+        },
+        ships: true,
+        why: String::new(),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GrBuild {
@@ -39,8 +155,13 @@ fn strings(n: &Node) -> Vec<String> {
     n.strings().into_iter().map(|(s, _)| s).collect()
 }
 
-fn flags_of(b: &Node) -> Flags {
-    let env: Vec<(String, String)> = strings(b.at("env"))
+/// A build's settings; `top` is the config's top-level `env`, which every
+/// build sees and its own `env` overrides.
+fn flags_of(b: &Node, top: &Node) -> Flags {
+    let env: Vec<(String, String)> = strings(top)
+        .into_iter()
+        .chain(strings(b.at("env")))
+        .collect::<Vec<_>>()
         .iter()
         .filter_map(|e| {
             e.split_once('=')
@@ -128,18 +249,7 @@ pub fn find(root: &Path) -> Option<String> {
 }
 
 pub fn parse(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<GrConfig> {
-    let text = crate::read_text(root, file, warnings)?;
-    let doc = match crate::yaml::parse(&text) {
-        Ok(d) => d,
-        Err(e) => {
-            warnings.push(Warning {
-                file: file.to_string(),
-                line: e.line,
-                message: format!("invalid YAML: {}", e.message),
-            });
-            return None;
-        }
-    };
+    let doc = crate::files::read_yaml(root, file, warnings)?;
     let project = doc
         .at("project_name")
         .as_str()
@@ -158,7 +268,7 @@ pub fn parse(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<GrC
         .map(|b| GrBuild {
             id: b.at("id").as_str().unwrap_or(&project).to_string(),
             binary: b.at("binary").as_str().unwrap_or(&project).to_string(),
-            flags: flags_of(b),
+            flags: flags_of(b, doc.at("env")),
             platforms: platforms(
                 b,
                 &["linux", "darwin", "windows"],
@@ -173,10 +283,7 @@ pub fn parse(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<GrC
         builds.push(GrBuild {
             id: project.clone(),
             binary: project.clone(),
-            flags: Flags {
-                release: true,
-                ..Flags::default()
-            },
+            flags: flags_of(&Node::null(1), doc.at("env")),
             platforms: platforms(
                 &Node::null(1),
                 &["linux", "darwin", "windows"],
@@ -226,7 +333,7 @@ pub fn parse(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<GrC
             if p.is_empty() {
                 p = vec!["linux/amd64".into()];
             }
-            let mut flags = flags_of(k);
+            let mut flags = flags_of(k, doc.at("env"));
             // ko builds with -trimpath and CGO_ENABLED=0 unless told otherwise.
             flags.trimpath = true;
             if flags.cgo_enabled.is_none() {

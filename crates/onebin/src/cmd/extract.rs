@@ -25,9 +25,10 @@ pub const DEFAULT_TEMPLATE: &str = "{name}_{os}_{arch}{_variant}";
 pub struct Args {
     #[arg(help = transport::read_syntaxes())]
     pub image: String,
-    /// The file's path inside the image, e.g. /usr/local/bin/app.
-    #[arg(long)]
-    pub path: String,
+    /// The file's path inside the image, e.g. /usr/local/bin/app; repeat for
+    /// several binaries of one image ({name} tells their outputs apart).
+    #[arg(long = "path", value_name = "PATH", required = true)]
+    pub paths: Vec<String>,
     /// OS/ARCH[/VARIANT]; repeat for several. Default: every platform of the image.
     #[arg(long = "platform", value_name = "PLATFORM")]
     pub platforms: Vec<Platform>,
@@ -47,7 +48,7 @@ pub struct Args {
 pub fn run(args: &Args, options: &Options, progress: &Progress) -> Result<ExtractReport> {
     let source = open_image(&args.image, options)?;
     let request = ExtractRequest {
-        path: &args.path,
+        paths: &args.paths,
         platforms: &args.platforms,
         out_dir: &args.out,
         name_template: &args.name,
@@ -57,7 +58,8 @@ pub fn run(args: &Args, options: &Options, progress: &Progress) -> Result<Extrac
 }
 
 pub struct ExtractRequest<'a> {
-    pub path: &'a str,
+    /// One or more files of the image.
+    pub paths: &'a [String],
     /// Empty: every runnable platform of the image.
     pub platforms: &'a [Platform],
     pub out_dir: &'a Path,
@@ -103,11 +105,27 @@ pub fn extract(
         request.platforms,
         &source.name(),
     )?;
-    let base_name = Path::new(request.path.trim_end_matches('/'))
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| anyhow!("--path '{}' does not name a file", request.path))?
-        .to_string();
+    // Every check on the names holds for each path.
+    if let Some((i, path)) = request.paths.iter().enumerate().find(|(i, p)| {
+        request.paths[..*i]
+            .iter()
+            .any(|q| q.trim_start_matches('/') == p.trim_start_matches('/'))
+    }) {
+        bail!(
+            "--path '{path}' is given twice (path {} and an earlier one)",
+            i + 1
+        );
+    }
+    let base_names = request
+        .paths
+        .iter()
+        .map(|path| {
+            Path::new(path.trim_end_matches('/'))
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| anyhow!("--path '{path}' does not name a file"))
+        })
+        .collect::<Result<Vec<&str>>>()?;
     if request.checksums.is_relative()
         && request
             .checksums
@@ -119,44 +137,74 @@ pub fn extract(
             request.checksums.display()
         );
     }
-    let mut names = Vec::new();
-    let mut taken: HashMap<String, &PlatformImage> = HashMap::new();
+    // Per image, per path: the output's name.
+    let mut names: Vec<Vec<String>> = Vec::new();
+    let mut taken: HashMap<String, (&PlatformImage, &str)> = HashMap::new();
     for image in &images {
-        let name = render_name(request.name_template, &base_name, &image.platform)?;
-        if let Some(other) = taken.insert(name.clone(), image) {
-            if other.platform == image.platform {
+        let mut per_path = Vec::new();
+        for (path, base_name) in request.paths.iter().zip(&base_names) {
+            let name = render_name(request.name_template, base_name, &image.platform)?;
+            if let Some((other, other_path)) = taken.insert(name.clone(), (image, path)) {
+                let same_path = other_path == path.as_str();
+                if other.platform == image.platform && same_path {
+                    bail!(
+                        "{} lists platform {} twice (manifests {} and {}); pick one with --platform {}",
+                        source.name(),
+                        image.platform,
+                        other.descriptor.digest(),
+                        image.descriptor.digest(),
+                        image.platform
+                    );
+                }
+                if other.platform == image.platform {
+                    bail!(
+                        "--name '{}' gives '{name}' for --path {other_path} and --path {path} on {}; add {{name}}",
+                        request.name_template,
+                        image.platform
+                    );
+                }
+                if same_path {
+                    bail!(
+                        "--name '{}' gives '{name}' for platforms {} and {}; add {{os}}, {{arch}} and {{_variant}}",
+                        request.name_template,
+                        other.platform,
+                        image.platform
+                    );
+                }
                 bail!(
-                    "{} lists platform {} twice (manifests {} and {}); pick one with --platform {}",
-                    source.name(),
-                    image.platform,
-                    other.descriptor.digest(),
-                    image.descriptor.digest(),
+                    "--name '{}' gives '{name}' for --path {other_path} on {} and --path {path} on {}; add {{name}}, {{os}}, {{arch}} and {{_variant}}",
+                    request.name_template,
+                    other.platform,
                     image.platform
                 );
             }
-            bail!(
-                "--name '{}' gives '{name}' for platforms {} and {}; add {{os}}, {{arch}} and {{_variant}}",
-                request.name_template,
-                other.platform,
-                image.platform
-            );
+            if request.checksums.is_relative() && Path::new(&name) == request.checksums {
+                bail!(
+                    "--name '{}' gives '{name}' for {}, the checksums file's name; choose another --name or --checksums",
+                    request.name_template,
+                    image.platform
+                );
+            }
+            per_path.push(name);
         }
-        if request.checksums.is_relative() && Path::new(&name) == request.checksums {
-            bail!(
-                "--name '{}' gives '{name}' for {}, the checksums file's name; choose another --name or --checksums",
-                request.name_template,
-                image.platform
-            );
-        }
-        names.push(name);
+        names.push(per_path);
     }
 
     let out = OutputDir::create(request.out_dir)?;
-    let path = format!("/{}", request.path.trim_start_matches('/'));
+    let paths: Vec<String> = request
+        .paths
+        .iter()
+        .map(|p| format!("/{}", p.trim_start_matches('/')))
+        .collect();
     let found = side_by_side(&images, |image| {
         let bar = progress.bytes(&image.platform.to_string());
-        let result = find_file(source, image, &path, &out.path, &|n| bar.inc(n))
-            .map_err(|e| anyhow!("platform {}: {e}", image.platform));
+        let result = paths
+            .iter()
+            .map(|path| {
+                find_file(source, image, path, &out.path, &|n| bar.inc(n))
+                    .map_err(|e| anyhow!("platform {}: {e}", image.platform))
+            })
+            .collect::<Result<Vec<_>>>();
         bar.finish_and_clear();
         result
     })?;
@@ -165,7 +213,18 @@ pub fn extract(
     let umask = current_umask();
     let mut files = Vec::new();
     let mut checksums = Vec::new();
-    for ((image, name), file) in images.iter().zip(&names).zip(found) {
+    let each = images
+        .iter()
+        .zip(&names)
+        .zip(found)
+        .flat_map(|((image, names), found)| {
+            names
+                .iter()
+                .zip(&paths)
+                .zip(found)
+                .map(move |((name, path), file)| ((image, name, path), file))
+        });
+    for ((image, name, path), file) in each {
         let output = out.path.join(name);
         let content = file.content;
         let mode = asset_mode(file.mode, umask);
