@@ -51,6 +51,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // One malloc arena for every thread, and large blocks always mapped apart:
+    // glibc gives each worker an arena of its own that keeps what was freed,
+    // and raises its mmap threshold as large blocks are freed, which made the
+    // peak memory of one run vary by tens of MiB with the threads' timing
+    // (ADR-0018).
+    #[cfg(target_env = "gnu")]
+    // SAFETY: set before any other thread starts; mallopt only sets parameters.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+    }
     let outcome = match Cli::try_parse() {
         Ok(cli) => run(cli).unwrap_or_else(|e| {
             eprintln!(
