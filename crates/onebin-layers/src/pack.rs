@@ -10,6 +10,7 @@
 //! containerd, Docker). zstd: zstd's own multithreaded mode, whose frames
 //! are the same for any number of workers.
 
+use std::borrow::Cow;
 use std::io;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -115,14 +116,20 @@ pub fn pack_files(
     compression: Compression,
     threads: usize,
 ) -> io::Result<PackedLayer> {
-    let tar = tar_of(files, mtime)?;
+    let tar = Tar::of(files, mtime)?;
     let threads = threads.max(1);
     // The diff_id is hashed while the blocks are compressed.
     let (diff_id, blob) = std::thread::scope(|scope| {
-        let hashing = scope.spawn(|| format!("sha256:{}", hex::encode(Sha256::digest(&tar))));
+        let hashing = scope.spawn(|| {
+            let mut sha = Sha256::new();
+            for piece in &tar.pieces {
+                sha.update(piece);
+            }
+            format!("sha256:{}", hex::encode(sha.finalize()))
+        });
         let blob = match compression {
             Compression::Gzip => gzip(&tar, threads),
-            Compression::Zstd => zstd(&tar, threads),
+            Compression::Zstd => zstd(&tar.pieces.concat(), threads),
         };
         let diff_id = hashing
             .join()
@@ -136,55 +143,89 @@ pub fn pack_files(
     })
 }
 
-/// The tar: files in path order, each after those of its parent directories
-/// not already written.
-fn tar_of(files: &[LayerFile], mtime: u64) -> io::Result<Vec<u8>> {
-    let mut sorted: Vec<(String, &LayerFile)> = Vec::with_capacity(files.len());
-    for file in files {
-        let path = file.path.trim_matches('/');
-        if path.is_empty()
-            || path
-                .split('/')
-                .any(|p| p.is_empty() || p == "." || p == "..")
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("'/{path}' is not a clean absolute file path"),
-            ));
-        }
-        sorted.push((path.to_string(), file));
-    }
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    for (i, (a, _)) in sorted.iter().enumerate() {
-        if let Some((b, _)) = sorted[i + 1..]
-            .iter()
-            .find(|(b, _)| b == a || b.starts_with(&format!("{a}/")))
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("'/{b}' cannot be in a layer that has the file '/{a}'"),
-            ));
-        }
-    }
-    let size: usize = files.iter().map(|f| f.content.len() + 2048).sum();
-    let mut tar = tar::Builder::new(Vec::with_capacity(size + 2048));
-    let mut written: Vec<String> = Vec::new();
-    for (path, file) in &sorted {
-        let parts: Vec<&str> = path.split('/').collect();
-        for depth in 1..parts.len() {
-            let dir = format!("{}/", parts[..depth].join("/"));
-            if written.contains(&dir) {
-                continue;
+/// A tar in pieces: the headers and padding made here, the files' contents
+/// borrowed, so a large binary is not copied before it is compressed.
+struct Tar<'a> {
+    pieces: Vec<Cow<'a, [u8]>>,
+    len: usize,
+}
+
+impl<'a> Tar<'a> {
+    /// Files in path order, each after those of its parent directories not
+    /// already written; then the two zero blocks that end a tar.
+    fn of(files: &[LayerFile<'a>], mtime: u64) -> io::Result<Tar<'a>> {
+        let mut sorted: Vec<(String, &LayerFile)> = Vec::with_capacity(files.len());
+        for file in files {
+            let path = file.path.trim_matches('/');
+            if path.is_empty()
+                || path
+                    .split('/')
+                    .any(|p| p.is_empty() || p == "." || p == "..")
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("'/{path}' is not a clean absolute file path"),
+                ));
             }
-            let mut header = header(tar::EntryType::Directory, 0o755, 0, mtime);
-            tar.append_data(&mut header, &dir, io::empty())?;
-            written.push(dir);
+            sorted.push((path.to_string(), file));
         }
-        let len = file.content.len() as u64;
-        let mut header = header(tar::EntryType::Regular, file.mode, len, mtime);
-        tar.append_data(&mut header, path, file.content)?;
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        for (i, (a, _)) in sorted.iter().enumerate() {
+            if let Some((b, _)) = sorted[i + 1..]
+                .iter()
+                .find(|(b, _)| b == a || b.starts_with(&format!("{a}/")))
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("'/{b}' cannot be in a layer that has the file '/{a}'"),
+                ));
+            }
+        }
+        // The tar crate writes each header (with a GNU long-name record
+        // before it when the name needs one); the content goes in as it is.
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut pieces = Vec::new();
+        let mut written: Vec<String> = Vec::new();
+        for (path, file) in &sorted {
+            let parts: Vec<&str> = path.split('/').collect();
+            for depth in 1..parts.len() {
+                let dir = format!("{}/", parts[..depth].join("/"));
+                if written.contains(&dir) {
+                    continue;
+                }
+                let mut header = header(tar::EntryType::Directory, 0o755, 0, mtime);
+                tar.append_data(&mut header, &dir, io::empty())?;
+                written.push(dir);
+            }
+            let len = file.content.len();
+            let mut header = header(tar::EntryType::Regular, file.mode, len as u64, mtime);
+            tar.append_data(&mut header, path, io::empty())?;
+            pieces.push(Cow::Owned(std::mem::take(tar.get_mut())));
+            pieces.push(Cow::Borrowed(file.content));
+            let padding = (512 - len % 512) % 512;
+            tar.get_mut().resize(padding, 0);
+        }
+        pieces.push(Cow::Owned(tar.into_inner()?));
+        let len = pieces.iter().map(|p| p.len()).sum();
+        Ok(Tar { pieces, len })
     }
-    tar.into_inner()
+
+    /// Bytes `start..end`: borrowed when one piece holds them.
+    fn range(&self, start: usize, end: usize) -> Cow<'_, [u8]> {
+        let mut at = 0;
+        let mut joined = Vec::new();
+        for piece in &self.pieces {
+            let (from, to) = (start.max(at), end.min(at + piece.len()));
+            if from < to {
+                if joined.is_empty() && from == start && to == end {
+                    return Cow::Borrowed(&piece[from - at..to - at]);
+                }
+                joined.extend_from_slice(&piece[from - at..to - at]);
+            }
+            at += piece.len();
+        }
+        Cow::Owned(joined)
+    }
 }
 
 fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
@@ -199,19 +240,19 @@ fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header
 }
 
 /// One gzip member per block of the tar, in order.
-fn gzip(tar: &[u8], threads: usize) -> io::Result<Vec<u8>> {
+fn gzip(tar: &Tar, threads: usize) -> io::Result<Vec<u8>> {
     let level = CompressionLvl::new(GZIP_LEVEL)
         .map_err(|e| io::Error::other(format!("gzip level {GZIP_LEVEL}: {e:?}")))?;
-    let blocks = tar.len().div_ceil(GZIP_BLOCK).max(1);
+    let blocks = tar.len.div_ceil(GZIP_BLOCK).max(1);
     let members = in_parallel(
         blocks,
         threads,
         || Compressor::new(level),
         |compressor, i| {
-            let block = &tar[i * GZIP_BLOCK..((i + 1) * GZIP_BLOCK).min(tar.len())];
+            let block = tar.range(i * GZIP_BLOCK, ((i + 1) * GZIP_BLOCK).min(tar.len));
             let mut member = vec![0; compressor.gzip_compress_bound(block.len())];
             let n = compressor
-                .gzip_compress(block, &mut member)
+                .gzip_compress(&block, &mut member)
                 .map_err(|e| io::Error::other(format!("gzip: {e:?}")))?;
             member.truncate(n);
             Ok(member)
@@ -320,6 +361,60 @@ mod tests {
             }
         );
         assert!(pack_file("/usr/../x", b"", 0o755, 0, Compression::Gzip, 1).is_err());
+    }
+
+    /// The pieces join into what the tar crate writes with the contents in
+    /// place, and any range of them reads the same as the joined bytes.
+    #[test]
+    fn the_pieces_are_the_tar_crates_tar() {
+        let long = format!("/opt/{}app", "deep/".repeat(30));
+        let (a, b) = (binary_like(1500), binary_like(512));
+        let files = [
+            LayerFile {
+                path: &long,
+                content: &a,
+                mode: 0o755,
+            },
+            LayerFile {
+                path: "/bin/b",
+                content: &b,
+                mode: 0o700,
+            },
+            LayerFile {
+                path: "/bin/empty",
+                content: b"",
+                mode: 0o644,
+            },
+        ];
+        let tar = Tar::of(&files, 9).unwrap();
+        let joined = tar.pieces.concat();
+        assert_eq!(joined.len(), tar.len);
+        let mut expected = tar::Builder::new(Vec::new());
+        let mut sorted: Vec<&LayerFile> = files.iter().collect();
+        sorted.sort_by_key(|f| f.path.trim_start_matches('/'));
+        let mut dirs = Vec::new();
+        for file in sorted {
+            let path = file.path.trim_start_matches('/');
+            let parts: Vec<&str> = path.split('/').collect();
+            for depth in 1..parts.len() {
+                let dir = format!("{}/", parts[..depth].join("/"));
+                if !dirs.contains(&dir) {
+                    let mut h = header(tar::EntryType::Directory, 0o755, 0, 9);
+                    expected.append_data(&mut h, &dir, io::empty()).unwrap();
+                    dirs.push(dir);
+                }
+            }
+            let size = file.content.len() as u64;
+            let mut h = header(tar::EntryType::Regular, file.mode, size, 9);
+            expected.append_data(&mut h, path, file.content).unwrap();
+        }
+        assert!(joined == expected.into_inner().unwrap());
+        for (start, end) in [(0, 10), (0, tar.len), (500, 4000), (tar.len - 1, tar.len)] {
+            assert!(
+                tar.range(start, end)[..] == joined[start..end],
+                "{start}..{end}"
+            );
+        }
     }
 
     #[test]
