@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// The index digest of the example binaries packaged with the flags below.
 const GOLDEN_INDEX: &str =
-    "sha256:ce150bd299cb727c3a444d94cc84ab80e59e8436cef42e02843acc1c95bbcd4e";
+    "sha256:1dbf7c6503dea91843404fee54f9f483ab33e2eb11b70dfeee0e2c9ffd1e7522";
 /// The same with `--compression zstd`.
 const GOLDEN_ZSTD_INDEX: &str =
     "sha256:614b71b7ede70a1b163825486d10eaa718a60c3181bc09d35523dc5df0533fda";
