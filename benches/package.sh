@@ -332,22 +332,17 @@ for i in "${!NAMES[@]}"; do
         die "${NAMES[$i]}: command failed"
     fi
     case ${NAMES[$i]} in
-        "onebin package")
+        "onebin package"*)
+            out=$ONEBIN_OUT key=onebin
+            [[ ${NAMES[$i]} != *zstd ]] || out=$ZSTD_OUT key=zstd
             for arch in "${PLATFORMS[@]}"; do
-                read -r sha carch lsize < <(app_of "$ONEBIN_OUT" "$TAG" "$arch")
-                [[ $sha == "${SHA[$arch]}" && $carch == "$arch" ]] || die "onebin: linux/$arch: got $sha ($carch), want ${SHA[$arch]}"
-                LAYER_SIZE[onebin,$arch]=$lsize
+                read -r sha carch lsize < <(app_of "$out" "$TAG" "$arch")
+                [[ $sha == "${SHA[$arch]}" && $carch == "$arch" ]] || die "${NAMES[$i]}: linux/$arch: got $sha ($carch), want ${SHA[$arch]}"
+                LAYER_SIZE[$key,$arch]=$lsize
             done
-            idx=$(jq -r --arg t "$TAG" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$ONEBIN_OUT/index.json")
-            [[ $idx == "$DIGEST1" ]] || die "onebin: index digest $idx, want $DIGEST1"
+            idx=$(jq -r --arg t "$TAG" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$out/index.json")
+            [[ $key == zstd || $idx == "$DIGEST1" ]] || die "onebin: index digest $idx, want $DIGEST1"
             got="index $idx, both binaries" ;;
-        "onebin package --compression zstd")
-            for arch in "${PLATFORMS[@]}"; do
-                read -r sha carch lsize < <(app_of "$ZSTD_OUT" "$TAG" "$arch")
-                [[ $sha == "${SHA[$arch]}" && $carch == "$arch" ]] || die "onebin zstd: linux/$arch: got $sha ($carch), want ${SHA[$arch]}"
-                LAYER_SIZE[zstd,$arch]=$lsize
-            done
-            got="both binaries (zstd)" ;;
         umoci*)
             for arch in "${PLATFORMS[@]}"; do
                 read -r sha carch lsize < <(app_of "$UMOCI_OUT" "$arch" "$arch")
