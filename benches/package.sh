@@ -442,6 +442,7 @@ REPORT=$WORK/report.md
     echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
     echo "- load average (1/5/15 min) at start: \`${UPTIME_BEFORE#*load average: }\`, after: \`${UPTIME_AFTER#*load average: }\`"
     echo "- during hyperfine: $LOAD_SUMMARY"
+    echo "- cores free for this benchmark: two \`gzip -6\` in parallel took $(awk -v a="$GZIP2_MEAN" -v b="$GZIP1_MEAN" 'BEGIN { printf "%.2f", a / b }')× one (1.0: both cores free; 2.0: one core's worth, the others' work took the other)"
     if awk -v f="$FOREIGN" -v c="$(nproc)" 'BEGIN { exit !(f >= 0.25 * c) }'; then
         echo "- **WARNING: other processes competed for the CPUs during the measurement; the timings are disturbed.**"
     fi
@@ -474,7 +475,7 @@ REPORT=$WORK/report.md
     echo "Notes:"
     echo
     echo "- onebin's time includes writing the OCI index and reading both binaries back out of the written image (decompressing each layer and checking its sha256)."
-    echo "- onebin compresses each layer on every core: gzip as 1 MiB members (libdeflate, level 6), zstd with zstd's own workers (level 3); the bytes do not depend on the number of cores."
+    echo "- onebin compresses each layer on every core: gzip as 1 MiB members (libdeflate, level 4), zstd with zstd's own workers (level 3); the bytes do not depend on the number of cores."
     echo "- umoci cannot make a multi-arch index: it writes one manifest per tag (\`amd64\`, \`arm64\`) into one layout; \`umoci config\` sets the architecture and entrypoint (umoci new takes the host's). umoci compresses with its own parallel gzip, at its default level."
     if [[ $HAVE_DOCKER == 1 ]]; then
         echo "- docker build: classic builder (\`DOCKER_BUILDKIT=0\`, \`--no-cache\`), \`FROM scratch\` + \`COPY\` + \`ENTRYPOINT\`; the image is removed before each run. Docker stores layers uncompressed (it compresses only on push or \`docker save | gzip\`), so this row does no compression work."
