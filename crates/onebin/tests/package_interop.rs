@@ -1575,6 +1575,10 @@ fn bad_flags_are_refused_and_write_nothing() {
         (vec!["--binary", &amd64_arg, "--mode", "99"], &["99"]),
         (vec!["--binary", &amd64_arg, "--mode", "rwx"], &["rwx"]),
         (
+            vec!["--binary", &amd64_arg, "--compression", "lz4"],
+            &["lz4", "gzip or zstd"],
+        ),
+        (
             vec!["--binary", &amd64_arg, "--path", "relative/app"],
             &["relative/app"],
         ),
