@@ -28,13 +28,12 @@ const GZIP_LEVEL: i32 = 4;
 const ZSTD_LEVEL: i32 = 3;
 
 /// The layer compression, a part of the image's bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
     /// Read by every runtime and registry.
-    #[default]
     Gzip,
     /// Smaller and faster; read by Docker 23+, containerd 1.5+, podman,
-    /// skopeo and umoci, not by Docker 20.10.
+    /// skopeo and umoci 0.5+, not by Docker 20.10.
     Zstd,
 }
 
