@@ -57,39 +57,15 @@ source "$REPO/benches/lib.sh"
 LOAD_IGNORE='^(dockerd|containerd)'
 
 
-for tool in go diffoscope hyperfine jq cmp sha256sum readelf; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+need go diffoscope hyperfine jq cmp sha256sum readelf
 [[ -x /usr/bin/time ]] || die "GNU time not found at /usr/bin/time (apt-get install time)"
 [[ -r $DATA_SRC ]] || die "DATA_SRC=$DATA_SRC not readable"
 [[ $VERSION_A != "$VERSION_B" ]] || die "VERSION_A and VERSION_B must differ"
 
-[[ -z ${OUT_MD:-} || $OUT_MD == /* ]] || OUT_MD=$PWD/$OUT_MD
 UPTIME_BEFORE=$(uptime)
 
 # ---------------------------------------------------------------- work dir
-if [[ -n ${BENCH_DIR:-} ]]; then
-    mkdir -p "$BENCH_DIR"
-    WORK=$(mktemp -d "$BENCH_DIR/onebin-bench.XXXXXX")
-else
-    WORK=$(mktemp -d "${TMPDIR:-/tmp}/onebin-bench.XXXXXX")
-fi
-WORK=$(cd "$WORK" && pwd)
-SAMPLER=
-cleanup() {
-    local rc=$?
-    [[ -z $SAMPLER ]] || kill "$SAMPLER" 2>/dev/null || true
-    if [[ $KEEP == 1 ]]; then
-        log "kept work dir $WORK"
-    else
-        # Go's module cache is read-only.
-        chmod -R u+w "$WORK" 2>/dev/null || true
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_work_dir
 
 # ---------------------------------------------------------------- onebin
 snapshot_onebin
@@ -97,104 +73,11 @@ snapshot_onebin
 # ---------------------------------------------------------------- the binaries
 MiB=$((1024 * 1024))
 SRC=$WORK/src
-mkdir -p "$SRC"
-cat >"$SRC/go.mod" <<'EOF'
-module example.com/app
-
-go 1.18
-EOF
-cat >"$SRC/main.go" <<'EOF'
-// A small server that links a good part of the standard library, as real
-// services do (HTTP, TLS, JSON, templates, SQL, compression, images, Go parsing).
-package main
-
-import (
-	"archive/tar"
-	"archive/zip"
-	"compress/gzip"
-	"crypto/tls"
-	"crypto/x509"
-	"database/sql"
-	"encoding/json"
-	"encoding/xml"
-	"flag"
-	"fmt"
-	"go/parser"
-	"go/token"
-	"go/types"
-	"html/template"
-	_ "image/gif"
-	_ "image/jpeg"
-	"image/png"
-	"log"
-	"net/http"
-	"net/http/httputil"
-	"net/rpc"
-	"net/smtp"
-	"os"
-	"regexp"
-	"text/tabwriter"
-)
-
-var version = "dev"
-
-func main() {
-	addr := flag.String("addr", "", "listen address")
-	flag.Parse()
-	fmt.Println("app", version, len(assets), "bytes of assets")
-	if *addr == "" {
-		return
-	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 1, ' ', 0)
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "x.go", "package x; var X = 1", 0)
-	if err == nil {
-		_, _ = (&types.Config{}).Check("x", fset, nil, nil)
-		fmt.Fprintln(tw, f.Name.Name)
-	}
-	t := template.Must(template.New("p").Parse(`<p>{{.}}</p>`))
-	re := regexp.MustCompile(`^/api/v1/([a-z]+)`)
-	pool, _ := x509.SystemCertPool()
-	srv := &http.Server{Addr: *addr, TLSConfig: &tls.Config{RootCAs: pool}}
-	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		_ = t.Execute(w, re.FindStringSubmatch(r.URL.Path))
-		_ = json.NewEncoder(w).Encode(r.Header)
-		_ = xml.NewEncoder(w).Encode(r.URL)
-		zw := gzip.NewWriter(w)
-		_ = tar.NewWriter(zw).Close()
-		_ = zip.NewWriter(zw).Close()
-		_ = png.Encode(zw, nil)
-		_, _ = w.Write(assets)
-	})
-	_ = httputil.NewSingleHostReverseProxy(nil)
-	_, _ = sql.Open("none", "")
-	_, _ = rpc.DialHTTP("tcp", *addr)
-	_ = smtp.SendMail(*addr, nil, "", nil, nil)
-	log.Fatal(srv.ListenAndServe())
-}
-EOF
-cat >"$SRC/assets.go" <<'EOF'
-package main
-
-import _ "embed"
-
-// The bulk of a large service: assets, tables, schemas.
-//
-//go:embed assets.bin
-var assets []byte
-EOF
-
-# go_env: a private, offline Go environment (no user config, no network).
-go_env() {
-    env GOENV=off GOFLAGS= GOPROXY=off GOSUMDB=off GO111MODULE=on CGO_ENABLED=0 \
-        GOOS=linux GOARCH=amd64 \
-        GOCACHE="$WORK/gocache" GOPATH="$WORK/gopath" GOMODCACHE="$WORK/gopath/pkg/mod" \
-        GOTMPDIR= "$@"
-}
+write_go_server "$SRC" assets
 GO_FLAGS=(-buildvcs=false)
 [[ $TRIMPATH != 1 ]] || GO_FLAGS+=(-trimpath)
 build() { # VERSION OUT
-    (cd "$SRC" && go_env go build "${GO_FLAGS[@]}" -ldflags "-X main.version=$1" -o "$2" .)
+    (cd "$SRC" && go_env GOOS=linux GOARCH=amd64 go build "${GO_FLAGS[@]}" -ldflags "-X main.version=$1" -o "$2" .)
 }
 
 # The file names must not carry the versions: the report is searched for them.
@@ -218,7 +101,7 @@ log "go build A (-X main.version=$VERSION_A) and B (-X main.version=$VERSION_B),
 build "$VERSION_A" "$A"
 build "$VERSION_B" "$B"
 rm -f "$SRC/assets.bin"
-GO_VERSION=$(go_env go version | awk '{ print $3 }')
+GO_VERSION=$(go_env GOOS=linux GOARCH=amd64 go version | awk '{ print $3 }')
 SIZE_A=$(stat -c %s "$A")
 SIZE_B=$(stat -c %s "$B")
 SHA_A=$(sha256sum "$A" | cut -d' ' -f1)
@@ -233,7 +116,6 @@ done | paste -sd, | sed 's/,/, /g')
 
 # ---------------------------------------------------------------- the variants
 cd "$WORK"
-q() { printf '%q' "$1"; }
 DIFF_OUT=$WORK/diffoscope.txt
 NAMES=() CMDS=()
 add() { NAMES+=("$1"); CMDS+=("$2"); }
@@ -319,47 +201,28 @@ fi
 HF_JSON=$WORK/hyperfine.json
 # Watch for other load while hyperfine runs: runnable processes outside this
 # session (docker's daemons excluded, as in the other benchmarks).
-hf() { # JSON_OUT WARMUP RUNS INDEX...
-    local out=$1 warmup=$2 runs=$3 i args cmds=()
-    shift 3
-    args=(--warmup "$warmup" --runs "$runs" --export-json "$out" --style basic)
-    for i in "$@"; do args+=(--command-name "${NAMES[$i]}"); cmds+=("${CMDS[$i]}"); done
-    log "hyperfine: ${#cmds[@]} commands, --warmup $warmup --runs $runs"
-    hyperfine "${args[@]}" "${cmds[@]}" >&2
-}
-sample_load >"$WORK/load.samples" 2>/dev/null &
-SAMPLER=$!
+start_sampler
 if [[ $DIFFOSCOPE_RUNS == "$RUNS" ]]; then
     SPLIT=0
-    hf "$HF_JSON" 1 "$RUNS" 0 1 2 3
+    run_hyperfine "$HF_JSON" 1 "$RUNS" NAMES CMDS
 else
     SPLIT=1
-    hf "$WORK/hf-main.json" 1 "$RUNS" 0 2 3
-    hf "$WORK/hf-diffoscope.json" 0 "$DIFFOSCOPE_RUNS" 1
+    # shellcheck disable=SC2034 # read through run_hyperfine's namerefs
+    MAIN_NAMES=("${NAMES[0]}" "${NAMES[2]}" "${NAMES[3]}") MAIN_CMDS=("${CMDS[0]}" "${CMDS[2]}" "${CMDS[3]}")
+    # shellcheck disable=SC2034
+    DIFF_NAMES=("${NAMES[1]}") DIFF_CMDS=("${CMDS[1]}")
+    run_hyperfine "$WORK/hf-main.json" 1 "$RUNS" MAIN_NAMES MAIN_CMDS
+    run_hyperfine "$WORK/hf-diffoscope.json" 0 "$DIFFOSCOPE_RUNS" DIFF_NAMES DIFF_CMDS
     jq -s '{ results: [.[0].results[0], .[1].results[0], .[0].results[1:][]] }' \
         "$WORK/hf-main.json" "$WORK/hf-diffoscope.json" >"$HF_JSON"
 fi
-kill "$SAMPLER" 2>/dev/null || true
-wait "$SAMPLER" 2>/dev/null || true
-SAMPLER=
-LOAD_SUMMARY=$(awk '{
-        n++; if ($1 > max) max = $1; f += $2; if ($2 > 0) busy++
-        for (i = 3; i <= NF; i++) seen[$i]++
-    } END {
-        top = ""
-        for (k in seen) top = top sprintf("%s(%d) ", k, seen[k])
-        printf "%d samples (1/s): max 1-min load %.2f; runnable processes outside the benchmark: %.2f on average, present in %d%% of samples%s",
-            n, max, (n ? f / n : 0), (n ? 100 * busy / n : 0), (top == "" ? "" : "; seen: " top)
-    }' "$WORK/load.samples")
-FOREIGN=$(awk '{ f += $2; n++ } END { printf "%.2f", (n ? f / n : 0) }' "$WORK/load.samples")
+stop_sampler
 
 UPTIME_AFTER=$(uptime)
 
 # ---------------------------------------------------------------- report
-mean_of() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .mean' "$HF_JSON"; }
-runs_of() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .times | length' "$HF_JSON"; }
-EXPLAIN_MEAN=$(mean_of "$EXPLAIN_NAME")
-DIFFOSCOPE_MEAN=$(mean_of "$DIFFOSCOPE_NAME")
+EXPLAIN_MEAN=$(mean_of "$HF_JSON" "$EXPLAIN_NAME")
+DIFFOSCOPE_MEAN=$(mean_of "$HF_JSON" "$DIFFOSCOPE_NAME")
 if awk -v m="$EXPLAIN_MEAN" 'BEGIN { exit !(m < 0.5) }'; then T_VERDICT="ok (< 0.5 s)"; else T_VERDICT="**OVER 0.5 s**"; fi
 RATIO=$(awk -v d="$DIFFOSCOPE_MEAN" -v e="$EXPLAIN_MEAN" 'BEGIN { printf "%.0f", d / e }')
 if ((RATIO >= 50)); then R_VERDICT="ok (≥ 50×)"; else R_VERDICT="**UNDER 50×**"; fi
@@ -369,14 +232,8 @@ REPORT=$WORK/report.md
 {
     echo "## onebin explain benchmark"
     echo
-    echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
-    echo "- load average (1/5/15 min) at start: \`${UPTIME_BEFORE#*load average: }\`, after: \`${UPTIME_AFTER#*load average: }\`"
-    echo "- during hyperfine: $LOAD_SUMMARY"
-    if awk -v f="$FOREIGN" -v c="$(nproc)" 'BEGIN { exit !(f >= 0.25 * c) }'; then
-        echo "- **WARNING: other processes competed for the CPUs during the measurement; the timings are disturbed.**"
-    fi
-    echo "- tools: $("$ONEBIN" --version) ($ONEBIN_SRC, sha256 \`$(sha256sum "$ONEBIN" | cut -c1-12)…\`), diffoscope $(diffoscope --version | awk '{ print $2 }') ($(dpkg-query -W -f '${Package} ${Version}, ' diffoscope-minimal 2>/dev/null || true)$(readelf --version | head -n1)), $(cmp --version | head -n1), $(sha256sum --version | head -n1), $GO_VERSION, hyperfine $(hyperfine --version | awk '{ print $2 }')"
+    report_conditions "at start"
+    echo "- tools: $(onebin_tool), diffoscope $(diffoscope --version | awk '{ print $2 }') ($(dpkg-query -W -f '${Package} ${Version}, ' diffoscope-minimal 2>/dev/null || true)$(readelf --version | head -n1)), $(cmp --version | head -n1), $(sha256sum --version | head -n1), $GO_VERSION, hyperfine $(hyperfine --version | awk '{ print $2 }')"
     echo "- inputs: one static Go program ($GO_VERSION, CGO_ENABLED=0$(if [[ $TRIMPATH == 1 ]]; then echo ", -trimpath"; fi), with DWARF and symbols; a server linking much of the standard library, $(mib "$BASE_SIZE") alone, plus $(mib "$ASSETS") of go:embed assets from $DATA_SRC), built twice: A with \`-ldflags '-X main.version=$VERSION_A'\` ($(mib "$SIZE_A")), B with \`-X main.version=$VERSION_B\` ($(mib "$SIZE_B")); sections over 1 MiB: $SECTIONS"
     echo "- diffoscope: \`diffoscope ${DIFFOSCOPE_ARGS[*]} --text FILE A B\`, exit 1 accepted (files differ); cmp: exit 1 accepted"
     if [[ $SPLIT == 1 ]]; then
@@ -415,9 +272,4 @@ REPORT=$WORK/report.md
     fi
 } >"$REPORT"
 
-echo
-cat "$REPORT"
-if [[ -n ${OUT_MD:-} ]]; then
-    cp "$REPORT" "$OUT_MD"
-    log "report written to $OUT_MD"
-fi
+emit_report "$REPORT"

@@ -41,8 +41,6 @@ KEEP=${KEEP:-0}
 NO_DOCKER=${NO_DOCKER:-0}
 TAG=bench
 DOCKER_REF=bench:latest
-EPOCH=946684800                       # 2000-01-01T00:00:00Z
-EPOCH_RFC3339=2000-01-01T00:00:00Z
 APP_PATH=/usr/local/bin/app
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -52,41 +50,23 @@ source "$REPO/benches/lib.sh"
 LOAD_IGNORE='^(dockerd|containerd|exe|docker-untar)'
 
 
-for tool in umoci skopeo hyperfine jq openssl gzip sha256sum; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+need umoci skopeo hyperfine jq openssl gzip sha256sum
 [[ -x /usr/bin/time ]] || die "GNU time not found at /usr/bin/time (apt-get install time)"
 [[ -r $APP_SRC ]] || die "APP_SRC=$APP_SRC not readable"
 
 # ---------------------------------------------------------------- work dir
-if [[ -n ${BENCH_DIR:-} ]]; then
-    mkdir -p "$BENCH_DIR"
-    WORK=$(mktemp -d "$BENCH_DIR/onebin-bench.XXXXXX")
-else
-    WORK=$(mktemp -d "${TMPDIR:-/tmp}/onebin-bench.XXXXXX")
-fi
 HAVE_DOCKER=0
-SAMPLER=
-cleanup() {
-    local rc=$?
-    [[ -z $SAMPLER ]] || kill "$SAMPLER" 2>/dev/null || true
-    if [[ $KEEP == 1 ]]; then
-        log "kept work dir $WORK"
-    else
-        if [[ $HAVE_DOCKER == 1 ]]; then
-            docker rmi -f "$DOCKER_REF" >/dev/null 2>&1 || true
-        fi
-        rm -rf "$WORK"
+on_remove() {
+    if [[ $HAVE_DOCKER == 1 ]]; then
+        docker rmi -f "$DOCKER_REF" >/dev/null 2>&1 || true
     fi
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_work_dir
 
 # ---------------------------------------------------------------- onebin
 snapshot_onebin
 
-if [[ $NO_DOCKER != 1 ]] && command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+if docker_usable; then
     HAVE_DOCKER=1
 else
     log "docker variant SKIPPED: docker unavailable (\`docker info\` failed) or NO_DOCKER=1"
@@ -96,14 +76,6 @@ UPTIME_BEFORE=$(uptime)
 
 # ---------------------------------------------------------------- data generators
 MiB=$((1024 * 1024))
-
-# rand_file SEED BYTES FILE: deterministic incompressible bytes (AES-128-CTR keystream).
-rand_file() {
-    local key iv
-    key=$(printf 'key:%s' "$1" | sha256sum | cut -c1-32)
-    iv=$(printf 'iv:%s' "$1" | sha256sum | cut -c1-32)
-    head -c "$2" /dev/zero | openssl enc -aes-128-ctr -K "$key" -iv "$iv" >"$3"
-}
 
 # text_chunk SEED FILE: ~4 MiB of log-like lines (gzip ratio ~ 0.2-0.3).
 text_chunk() {
@@ -160,20 +132,6 @@ make_app() {
 }
 
 # ---------------------------------------------------------------- umoci helpers
-# layer IMAGE_DIR STEP_NAME FILL_FUNCTION: unpack the current image, run the fill
-# function on the rootfs, pin mtimes, repack as a new layer.
-layer() {
-    local img=$1 name=$2 fill=$3 bundle=$WORK/bundle
-    rm -rf "$bundle"
-    umoci unpack --rootless --image "$img:$TAG" "$bundle" >/dev/null
-    "$fill" "$bundle/rootfs"
-    find "$bundle/rootfs" -exec touch -h -d "@$EPOCH" {} +
-    umoci repack --image "$img:$TAG" \
-        --history.created "$EPOCH_RFC3339" --history.created_by "bench: $name" \
-        --history.author onebin-bench "$bundle" >/dev/null
-    rm -rf "$bundle"
-}
-
 new_image() {
     local img=$1
     umoci init --layout "$img"
@@ -223,10 +181,10 @@ fill_top() { # the app, plus a small file
 IMG=$WORK/image
 log "building image 1: 4 layers, ${SIZE_MB} MiB + app (${APP_MB} MiB) in $IMG"
 new_image "$IMG"
-layer "$IMG" base fill_base
-layer "$IMG" text fill_text
-layer "$IMG" many-files fill_many
-layer "$IMG" app fill_top
+layer "$IMG:$TAG" base fill_base
+layer "$IMG:$TAG" text fill_text
+layer "$IMG:$TAG" many-files fill_many
+layer "$IMG:$TAG" app fill_top
 finish_image "$IMG"
 
 # ---------------------------------------------------------------- image 2: 1 big layer
@@ -241,7 +199,7 @@ fill_big() { # filler before the app (/data) and after it (/var) in tar order
 BIG=$WORK/big
 log "building image 2: one layer of ${BIG_MB} MiB + app in $BIG"
 new_image "$BIG"
-layer "$BIG" big fill_big
+layer "$BIG:$TAG" big fill_big
 finish_image "$BIG"
 
 ARCHIVE=$WORK/image.docker.tar
@@ -250,14 +208,12 @@ skopeo copy -q "oci:$IMG:$TAG" "docker-archive:$ARCHIVE:$DOCKER_REF"
 
 # ---------------------------------------------------------------- facts about the images
 manifest_of() { # IMAGE_DIR -> path of the manifest blob of $TAG
-    local img=$1 d
-    d=$(jq -r --arg t "$TAG" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$img/index.json")
-    echo "$img/blobs/${d%%:*}/${d#*:}"
+    blob "$1" "$(tag_digest "$1" "$TAG")"
 }
 MANIFEST=$(manifest_of "$IMG")
 NLAYERS=$(jq '.layers | length' "$MANIFEST")
 TOP_DIGEST=$(jq -r '.layers[-1].digest' "$MANIFEST")
-TOP_BLOB=$IMG/blobs/${TOP_DIGEST%%:*}/${TOP_DIGEST#*:}
+TOP_BLOB=$(blob "$IMG" "$TOP_DIGEST")
 TOP_MEDIA=$(jq -r '.layers[-1].mediaType' "$MANIFEST")
 [[ $TOP_MEDIA == *gzip* ]] || die "top layer is $TOP_MEDIA, not gzip"
 IMG_COMPRESSED=$(jq '[.layers[].size] | add' "$MANIFEST")
@@ -265,7 +221,7 @@ TOP_COMPRESSED=$(stat -c %s "$TOP_BLOB")
 TOP_UNCOMPRESSED=$(gzip -dc "$TOP_BLOB" | wc -c)
 IMG_UNCOMPRESSED=0
 for d in $(jq -r '.layers[].digest' "$MANIFEST"); do
-    IMG_UNCOMPRESSED=$((IMG_UNCOMPRESSED + $(gzip -dc "$IMG/blobs/${d%%:*}/${d#*:}" | wc -c)))
+    IMG_UNCOMPRESSED=$((IMG_UNCOMPRESSED + $(gzip -dc "$(blob "$IMG" "$d")" | wc -c)))
 done
 BIG_MANIFEST=$(manifest_of "$BIG")
 BIG_LAYER_COMPRESSED=$(jq '.layers[-1].size' "$BIG_MANIFEST")
@@ -280,7 +236,6 @@ log "image: $NLAYERS layers, manifest ${MANIFEST##*/}, app sha256 $APP_SHA"
 # ---------------------------------------------------------------- the variants
 OUT=$WORK/out
 BUNDLE=$WORK/unpacked
-q() { printf '%q' "$1"; }
 
 NAMES=() CMDS=() PREPS=()
 add() { NAMES+=("$1"); CMDS+=("$2"); PREPS+=("$3"); }
@@ -323,28 +278,11 @@ done
 
 # ---------------------------------------------------------------- hyperfine
 HF_JSON=$WORK/hyperfine.json
-HF_ARGS=(--warmup 1 --runs "$RUNS" --export-json "$HF_JSON" --style basic)
-for i in "${!NAMES[@]}"; do HF_ARGS+=(--prepare "${PREPS[$i]}"); done
-for i in "${!NAMES[@]}"; do HF_ARGS+=(--command-name "${NAMES[$i]}"); done
-log "hyperfine: ${#NAMES[@]} variants, --warmup 1 --runs $RUNS"
 # Watch for other load while hyperfine runs: runnable processes outside this
 # session (docker's daemons excluded: they do the docker variant's work).
-sample_load >"$WORK/load.samples" 2>/dev/null &
-SAMPLER=$!
-hyperfine "${HF_ARGS[@]}" "${CMDS[@]}" >&2
-kill "$SAMPLER" 2>/dev/null || true
-wait "$SAMPLER" 2>/dev/null || true
-SAMPLER=
-LOAD_SUMMARY=$(awk '{
-        n++; if ($1 > max) max = $1; f += $2; if ($2 > 0) busy++
-        for (i = 3; i <= NF; i++) seen[$i]++
-    } END {
-        top = ""
-        for (k in seen) top = top sprintf("%s(%d) ", k, seen[k])
-        printf "%d samples (1/s): max 1-min load %.2f; runnable processes outside the benchmark: %.2f on average, present in %d%% of samples%s",
-            n, max, (n ? f / n : 0), (n ? 100 * busy / n : 0), (top == "" ? "" : "; seen: " top)
-    }' "$WORK/load.samples")
-FOREIGN=$(awk '{ f += $2; n++ } END { printf "%.2f", (n ? f / n : 0) }' "$WORK/load.samples")
+start_sampler
+run_hyperfine "$HF_JSON" 1 "$RUNS" NAMES CMDS PREPS
+stop_sampler
 
 # ---------------------------------------------------------------- peak RSS
 rss() { # IMAGE_REF -> max RSS in KiB
@@ -361,9 +299,8 @@ RSS_BIG=$(rss "oci:$BIG:$TAG")
 UPTIME_AFTER=$(uptime)
 
 # ---------------------------------------------------------------- report
-mean_of() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .mean' "$HF_JSON"; }
-ONEBIN_MEAN=$(mean_of onebin)
-GZIP_MEAN=$(mean_of "gzip -dc top layer | sha256sum")
+ONEBIN_MEAN=$(mean_of "$HF_JSON" onebin)
+GZIP_MEAN=$(mean_of "$HF_JSON" "gzip -dc top layer | sha256sum")
 RSS_LIMIT=$((64 * 1024))
 verdict() { if (($1 < RSS_LIMIT)); then echo "ok (< 64 MiB)"; else echo "**OVER 64 MiB**"; fi; }
 
@@ -371,14 +308,8 @@ REPORT=$WORK/report.md
 {
     echo "## onebin extract benchmark"
     echo
-    echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
-    echo "- load average (1/5/15 min) before: \`${UPTIME_BEFORE#*load average: }\`, after: \`${UPTIME_AFTER#*load average: }\`"
-    echo "- during hyperfine: $LOAD_SUMMARY"
-    if awk -v f="$FOREIGN" -v c="$(nproc)" 'BEGIN { exit !(f >= 0.25 * c) }'; then
-        echo "- **WARNING: other processes competed for the CPUs during the measurement; the timings are disturbed.**"
-    fi
-    echo "- tools: $("$ONEBIN" --version) ($ONEBIN_SRC, sha256 \`$(sha256sum "$ONEBIN" | cut -c1-12)…\`), umoci $(umoci --version | awk '{ print $3 }'), skopeo $(skopeo --version | awk '{ print $3 }'), docker $(if [[ $HAVE_DOCKER == 1 ]]; then docker version --format '{{.Server.Version}}'; else echo n/a; fi), $(gzip --version | head -n1), $(sha256sum --version | head -n1), hyperfine $(hyperfine --version | awk '{ print $2 }')"
+    report_conditions before
+    echo "- tools: $(onebin_tool), umoci $(umoci --version | awk '{ print $3 }'), skopeo $(skopeo --version | awk '{ print $3 }'), docker $(if [[ $HAVE_DOCKER == 1 ]]; then docker version --format '{{.Server.Version}}'; else echo n/a; fi), $(gzip --version | head -n1), $(sha256sum --version | head -n1), hyperfine $(hyperfine --version | awk '{ print $2 }')"
     echo "- image: \`${MANIFEST##*/}\` (manifest sha256), $NLAYERS layers, $(mib "$IMG_UNCOMPRESSED") uncompressed, $(mib "$IMG_COMPRESSED") gzip; top layer $(mib "$TOP_UNCOMPRESSED") uncompressed, $(mib "$TOP_COMPRESSED") gzip; app $APP_PATH $(mib "$APP_SIZE") (from $APP_SRC), sha256 \`${APP_SHA:0:16}…\`; docker-archive $(mib "$ARCHIVE_SIZE")"
     echo "- hyperfine --warmup 1 --runs $RUNS, warm page cache; every variant checked to produce the app's sha256 (references: the layer's diff_id / digest)"
     echo
@@ -403,9 +334,4 @@ REPORT=$WORK/report.md
     fi
 } >"$REPORT"
 
-echo
-cat "$REPORT"
-if [[ -n ${OUT_MD:-} ]]; then
-    cp "$REPORT" "$OUT_MD"
-    log "report written to $OUT_MD"
-fi
+emit_report "$REPORT"

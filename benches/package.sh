@@ -54,46 +54,24 @@ source "$REPO/benches/lib.sh"
 LOAD_IGNORE='^(dockerd|containerd|exe|docker-untar)'
 
 
-for tool in go umoci hyperfine jq gzip zstd tar sha256sum; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+need go umoci hyperfine jq gzip zstd tar sha256sum
 
-[[ -z ${OUT_MD:-} || $OUT_MD == /* ]] || OUT_MD=$PWD/$OUT_MD
 UPTIME_BEFORE=$(uptime)
 
 # ---------------------------------------------------------------- work dir
-if [[ -n ${BENCH_DIR:-} ]]; then
-    mkdir -p "$BENCH_DIR"
-    WORK=$(mktemp -d "$BENCH_DIR/onebin-bench.XXXXXX")
-else
-    WORK=$(mktemp -d "${TMPDIR:-/tmp}/onebin-bench.XXXXXX")
-fi
-WORK=$(cd "$WORK" && pwd)
 HAVE_DOCKER=0
-SAMPLER=
-cleanup() {
-    local rc=$?
-    [[ -z $SAMPLER ]] || kill "$SAMPLER" 2>/dev/null || true
-    if [[ $KEEP == 1 ]]; then
-        log "kept work dir $WORK"
-    else
-        if [[ $HAVE_DOCKER == 1 ]]; then
-            docker rmi -f "$DOCKER_REPO:amd64" >/dev/null 2>&1 || true
-        fi
-        # Go's module cache is read-only.
-        chmod -R u+w "$WORK" 2>/dev/null || true
-        rm -rf "$WORK"
+on_remove() {
+    if [[ $HAVE_DOCKER == 1 ]]; then
+        docker rmi -f "$DOCKER_REPO:amd64" >/dev/null 2>&1 || true
     fi
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_work_dir
 
 # ---------------------------------------------------------------- onebin
 snapshot_onebin
 
 HAVE_BUILDX=0
-if [[ $NO_DOCKER != 1 ]] && command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+if docker_usable; then
     HAVE_DOCKER=1
     if docker buildx version >/dev/null 2>&1; then HAVE_BUILDX=1; fi
 else
@@ -103,88 +81,7 @@ fi
 # ---------------------------------------------------------------- the binaries
 MiB=$((1024 * 1024))
 SRC=$WORK/src
-mkdir -p "$SRC"
-cat >"$SRC/go.mod" <<'EOF'
-module example.com/app
-
-go 1.18
-EOF
-cat >"$SRC/main.go" <<'EOF'
-// A small server that links a good part of the standard library, as real
-// services do (HTTP, TLS, JSON, templates, SQL, compression, images, Go parsing).
-package main
-
-import (
-	"archive/tar"
-	"archive/zip"
-	"compress/gzip"
-	"crypto/tls"
-	"crypto/x509"
-	"database/sql"
-	"encoding/json"
-	"encoding/xml"
-	"flag"
-	"fmt"
-	"go/parser"
-	"go/token"
-	"go/types"
-	"html/template"
-	_ "image/gif"
-	_ "image/jpeg"
-	"image/png"
-	"log"
-	"net/http"
-	"net/http/httputil"
-	"net/rpc"
-	"net/smtp"
-	"os"
-	"regexp"
-	"text/tabwriter"
-)
-
-var version = "dev"
-
-func main() {
-	addr := flag.String("addr", "", "listen address")
-	flag.Parse()
-	fmt.Println("app", version)
-	if *addr == "" {
-		return
-	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 1, ' ', 0)
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "x.go", "package x; var X = 1", 0)
-	if err == nil {
-		_, _ = (&types.Config{}).Check("x", fset, nil, nil)
-		fmt.Fprintln(tw, f.Name.Name)
-	}
-	t := template.Must(template.New("p").Parse(`<p>{{.}}</p>`))
-	re := regexp.MustCompile(`^/api/v1/([a-z]+)`)
-	pool, _ := x509.SystemCertPool()
-	srv := &http.Server{Addr: *addr, TLSConfig: &tls.Config{RootCAs: pool}}
-	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		_ = t.Execute(w, re.FindStringSubmatch(r.URL.Path))
-		_ = json.NewEncoder(w).Encode(r.Header)
-		_ = xml.NewEncoder(w).Encode(r.URL)
-		zw := gzip.NewWriter(w)
-		_ = tar.NewWriter(zw).Close()
-		_ = zip.NewWriter(zw).Close()
-		_ = png.Encode(zw, nil)
-	})
-	_ = httputil.NewSingleHostReverseProxy(nil)
-	_, _ = sql.Open("none", "")
-	_, _ = rpc.DialHTTP("tcp", *addr)
-	_ = smtp.SendMail(*addr, nil, "", nil, nil)
-	log.Fatal(srv.ListenAndServe())
-}
-EOF
-
-# go_env: a private, offline Go environment (no user config, no network).
-go_env() {
-    env GOENV=off GOFLAGS= GOPROXY=off GOSUMDB=off GO111MODULE=on CGO_ENABLED=0 \
-        GOCACHE="$WORK/gocache" GOPATH="$WORK/gopath" GOMODCACHE="$WORK/gopath/pkg/mod" \
-        GOTMPDIR= "$@"
-}
+write_go_server "$SRC"
 
 declare -A BIN BUILT_SIZE SHA SIZE
 for arch in "${PLATFORMS[@]}"; do
@@ -214,7 +111,6 @@ GO_VERSION=$(go_env go version | awk '{ print $3 }')
 # Nothing below may depend on the current directory; run where there is no git
 # checkout, so onebin takes no labels from git (they would be inputs too).
 cd "$WORK"
-q() { printf '%q' "$1"; }
 ONEBIN_OUT=$WORK/oci-onebin
 ZSTD_OUT=$WORK/oci-onebin-zstd
 UMOCI_OUT=$WORK/oci-umoci
@@ -264,29 +160,6 @@ add "$GZIP_ONE" "gzip -6 -c $(q "$A") >/dev/null" "true"
 add "$GZIP_TWO" "gzip -6 -c $(q "$A") >/dev/null & gzip -6 -c $(q "$B") >/dev/null; wait" "true"
 
 # ---------------------------------------------------------------- checks
-blob() { echo "$1/blobs/${2%%:*}/${2#*:}"; }
-# manifest_for LAYOUT TAG ARCH -> manifest digest: TAG names a manifest, or an
-# index (nested indexes allowed) holding one for linux/ARCH. Empty TAG: the
-# layout's only entry.
-manifest_for() {
-    local dir=$1 tag=$2 arch=$3 desc mt
-    if [[ -n $tag ]]; then
-        desc=$(jq -c --arg t "$tag" '[.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t)] | first // empty' "$dir/index.json")
-    else
-        desc=$(jq -c 'if (.manifests | length) == 1 then .manifests[0] else empty end' "$dir/index.json")
-    fi
-    [[ -n $desc ]] || return 1
-    while :; do
-        mt=$(jq -r '.mediaType' <<<"$desc")
-        case $mt in
-            *index*|*manifest.list*)
-                desc=$(jq -c --arg a "$arch" '[.manifests[] | select(.platform.os == "linux" and .platform.architecture == $a)] | first // empty' \
-                    "$(blob "$dir" "$(jq -r .digest <<<"$desc")")")
-                [[ -n $desc ]] || return 1 ;;
-            *) jq -r .digest <<<"$desc"; return 0 ;;
-        esac
-    done
-}
 # app_of LAYOUT TAG ARCH -> "SHA256 CONFIG_ARCH LAYER_SIZE" of APP_PATH in the top layer
 app_of() {
     local dir=$1 m man cfg layer sha unzip=gzip
@@ -340,7 +213,7 @@ for i in "${!NAMES[@]}"; do
                 [[ $sha == "${SHA[$arch]}" && $carch == "$arch" ]] || die "${NAMES[$i]}: linux/$arch: got $sha ($carch), want ${SHA[$arch]}"
                 LAYER_SIZE[$key,$arch]=$lsize
             done
-            idx=$(jq -r --arg t "$TAG" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$out/index.json")
+            idx=$(tag_digest "$out" "$TAG")
             [[ $key == zstd || $idx == "$DIGEST1" ]] || die "onebin: index digest $idx, want $DIGEST1"
             got="index $idx, both binaries" ;;
         umoci*)
@@ -381,41 +254,23 @@ for i in "${keep_idx[@]}"; do K_NAMES+=("${NAMES[$i]}"); K_CMDS+=("${CMDS[$i]}")
 
 # ---------------------------------------------------------------- hyperfine
 HF_JSON=$WORK/hyperfine.json
-HF_ARGS=(--warmup 1 --runs "$RUNS" --export-json "$HF_JSON" --style basic)
-for i in "${!K_NAMES[@]}"; do HF_ARGS+=(--prepare "${K_PREPS[$i]}"); done
-for i in "${!K_NAMES[@]}"; do HF_ARGS+=(--command-name "${K_NAMES[$i]}"); done
-log "hyperfine: ${#K_NAMES[@]} variants, --warmup 1 --runs $RUNS"
 # Watch for other load while hyperfine runs: runnable processes outside this
 # session (docker's daemons excluded: they do the docker variant's work).
-sample_load >"$WORK/load.samples" 2>/dev/null &
-SAMPLER=$!
-hyperfine "${HF_ARGS[@]}" "${K_CMDS[@]}" >&2
-kill "$SAMPLER" 2>/dev/null || true
-wait "$SAMPLER" 2>/dev/null || true
-SAMPLER=
-LOAD_SUMMARY=$(awk '{
-        n++; if ($1 > max) max = $1; f += $2; if ($2 > 0) busy++
-        for (i = 3; i <= NF; i++) seen[$i]++
-    } END {
-        top = ""
-        for (k in seen) top = top sprintf("%s(%d) ", k, seen[k])
-        printf "%d samples (1/s): max 1-min load %.2f; runnable processes outside the benchmark: %.2f on average, present in %d%% of samples%s",
-            n, max, (n ? f / n : 0), (n ? 100 * busy / n : 0), (top == "" ? "" : "; seen: " top)
-    }' "$WORK/load.samples")
-FOREIGN=$(awk '{ f += $2; n++ } END { printf "%.2f", (n ? f / n : 0) }' "$WORK/load.samples")
+start_sampler
+run_hyperfine "$HF_JSON" 1 "$RUNS" K_NAMES K_CMDS K_PREPS
+stop_sampler
 
 # The last timed run must still have written the same image.
-FINAL=$(jq -r --arg t "$TAG" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$ONEBIN_OUT/index.json")
+FINAL=$(tag_digest "$ONEBIN_OUT" "$TAG")
 [[ $FINAL == "$DIGEST1" ]] || die "after hyperfine: index digest $FINAL, want $DIGEST1"
 
 UPTIME_AFTER=$(uptime)
 
 # ---------------------------------------------------------------- report
-mean_of() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .mean' "$HF_JSON"; }
-ONEBIN_MEAN=$(mean_of "onebin package")
-GZIP1_MEAN=$(mean_of "$GZIP_ONE")
-GZIP2_MEAN=$(mean_of "$GZIP_TWO")
-UMOCI_MEAN=$(mean_of "umoci new+insert+config ×2")
+ONEBIN_MEAN=$(mean_of "$HF_JSON" "onebin package")
+GZIP1_MEAN=$(mean_of "$HF_JSON" "$GZIP_ONE")
+GZIP2_MEAN=$(mean_of "$HF_JSON" "$GZIP_TWO")
+UMOCI_MEAN=$(mean_of "$HF_JSON" "umoci new+insert+config ×2")
 RATIO=$(awk -v o="$ONEBIN_MEAN" -v g="$GZIP1_MEAN" 'BEGIN { printf "%.2f", o / g }')
 if awk -v r="$RATIO" 'BEGIN { exit !(r <= 0.6) }'; then
     VERDICT="ok (≤ 0.6×)"
@@ -438,15 +293,9 @@ REPORT=$WORK/report.md
 {
     echo "## onebin package benchmark"
     echo
-    echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
-    echo "- load average (1/5/15 min) at start: \`${UPTIME_BEFORE#*load average: }\`, after: \`${UPTIME_AFTER#*load average: }\`"
-    echo "- during hyperfine: $LOAD_SUMMARY"
+    report_conditions "at start"
     echo "- cores free for this benchmark: two \`gzip -6\` in parallel took $(awk -v a="$GZIP2_MEAN" -v b="$GZIP1_MEAN" 'BEGIN { printf "%.2f", a / b }')× one (1.0: both cores free; 2.0: one core's worth, the others' work took the other)"
-    if awk -v f="$FOREIGN" -v c="$(nproc)" 'BEGIN { exit !(f >= 0.25 * c) }'; then
-        echo "- **WARNING: other processes competed for the CPUs during the measurement; the timings are disturbed.**"
-    fi
-    echo "- tools: $("$ONEBIN" --version) ($ONEBIN_SRC, sha256 \`$(sha256sum "$ONEBIN" | cut -c1-12)…\`), umoci $(umoci --version | awk '{ print $3 }'), docker $(if [[ $HAVE_DOCKER == 1 ]]; then docker version --format '{{.Server.Version}}'; else echo n/a; fi)$(if [[ $HAVE_BUILDX == 1 ]]; then echo " + $(docker buildx version | head -n1)"; fi), $(gzip --version | head -n1), $GO_VERSION, hyperfine $(hyperfine --version | awk '{ print $2 }')"
+    echo "- tools: $(onebin_tool), umoci $(umoci --version | awk '{ print $3 }'), docker $(if [[ $HAVE_DOCKER == 1 ]]; then docker version --format '{{.Server.Version}}'; else echo n/a; fi)$(if [[ $HAVE_BUILDX == 1 ]]; then echo " + $(docker buildx version | head -n1)"; fi), $(gzip --version | head -n1), $GO_VERSION, hyperfine $(hyperfine --version | awk '{ print $2 }')"
     echo "- inputs: two static Go binaries ($GO_VERSION, CGO_ENABLED=0, -trimpath; a server linking much of the standard library: $(mib "${BUILT_SIZE[amd64]}") for amd64, $(mib "${BUILT_SIZE[arm64]}") for arm64), each its own bytes repeated to $(mib "${SIZE[amd64]}") / $(mib "${SIZE[arm64]}"); gzip -6 makes them $(mib "${GZ_SIZE[amd64]}") / $(mib "${GZ_SIZE[arm64]}")"
     echo "- onebin: \`onebin package --binary linux/amd64=A --binary linux/arm64=B --path $APP_PATH --dest oci:DIR:$TAG -q\` into an empty directory each run; reproducible: two runs gave index \`$DIGEST1\`, layouts byte-identical, and the last timed run wrote the same"
     echo "- hyperfine --warmup 1 --runs $RUNS, warm page cache; every variant checked first: the image's top layer holds each input binary (sha256) at $APP_PATH with the right config architecture"
@@ -488,9 +337,4 @@ REPORT=$WORK/report.md
     fi
 } >"$REPORT"
 
-echo
-cat "$REPORT"
-if [[ -n ${OUT_MD:-} ]]; then
-    cp "$REPORT" "$OUT_MD"
-    log "report written to $OUT_MD"
-fi
+emit_report "$REPORT"

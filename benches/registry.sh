@@ -53,8 +53,6 @@ TAG=v1
 REPO_NAME=bench/app
 APP_PATH=/usr/local/bin/app
 HELLO_PATH=/usr/local/bin/hello
-EPOCH=946684800                       # 2000-01-01T00:00:00Z
-EPOCH_RFC3339=2000-01-01T00:00:00Z
 PLATFORMS=(amd64 arm64)
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -62,36 +60,14 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$REPO/benches/lib.sh"
 
 
-for tool in docker-registry skopeo umoci hyperfine jq curl openssl gzip tar sha256sum; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
-[[ -z ${OUT_MD:-} || $OUT_MD == /* ]] || OUT_MD=$PWD/$OUT_MD
+need docker-registry skopeo umoci hyperfine jq curl openssl gzip tar sha256sum
 UPTIME_BEFORE=$(uptime)
 
 # ---------------------------------------------------------------- work dir
-if [[ -n ${BENCH_DIR:-} ]]; then
-    mkdir -p "$BENCH_DIR"
-    WORK=$(mktemp -d "$BENCH_DIR/onebin-bench.XXXXXX")
-else
-    WORK=$(mktemp -d "${TMPDIR:-/tmp}/onebin-bench.XXXXXX")
-fi
-WORK=$(cd "$WORK" && pwd)
+make_work_dir
 REG=$WORK/registry
 CTL=$WORK/registry-ctl
-SAMPLER=
-cleanup() {
-    local rc=$?
-    [[ -z $SAMPLER ]] || kill "$SAMPLER" 2>/dev/null || true
-    [[ ! -x $CTL ]] || "$CTL" stop || true
-    if [[ $KEEP == 1 ]]; then
-        log "kept work dir $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit() { [[ ! -x ${CTL:-} ]] || "$CTL" stop || true; }
 
 # ---------------------------------------------------------------- onebin
 snapshot_onebin
@@ -107,14 +83,6 @@ cd "$WORK"
 
 # ---------------------------------------------------------------- data generators
 MiB=$((1024 * 1024))
-
-# rand_file SEED BYTES FILE: deterministic incompressible bytes (AES-128-CTR keystream).
-rand_file() {
-    local key iv
-    key=$(printf 'key:%s' "$1" | sha256sum | cut -c1-32)
-    iv=$(printf 'iv:%s' "$1" | sha256sum | cut -c1-32)
-    head -c "$2" /dev/zero | openssl enc -aes-128-ctr -K "$key" -iv "$iv" >"$3"
-}
 
 # ---------------------------------------------------------------- the binaries
 log "binaries: the example's hello for linux/amd64 and linux/arm64, padded to ${APP_MB} MiB"
@@ -161,18 +129,6 @@ fill_data() { # 25 %: two data files
     rand_file "$ARCH-data-0" "$(pct 15)" "$r/var/lib/bench/data-0.bin"
     rand_file "$ARCH-data-1" "$(pct 10)" "$r/var/lib/bench/data-1.bin"
 }
-# layer IMAGE_REF STEP_NAME FILL_FUNCTION: unpack, fill, pin mtimes, repack as a new layer.
-layer() {
-    local ref=$1 name=$2 fill=$3 bundle=$WORK/bundle
-    rm -rf "$bundle"
-    umoci unpack --rootless --image "$ref" "$bundle" >/dev/null
-    "$fill" "$bundle/rootfs"
-    find "$bundle/rootfs" -exec touch -h -d "@$EPOCH" {} +
-    umoci repack --image "$ref" \
-        --history.created "$EPOCH_RFC3339" --history.created_by "bench: $name" \
-        --history.author onebin-bench "$bundle" >/dev/null
-    rm -rf "$bundle"
-}
 log "building the base: linux/amd64 + linux/arm64, 3 layers each, ${SIZE_MB} MiB in all, in $BASE"
 umoci init --layout "$BASE"
 for ARCH in "${PLATFORMS[@]}"; do
@@ -184,7 +140,6 @@ for ARCH in "${PLATFORMS[@]}"; do
         --os linux --architecture "$ARCH"
 done
 umoci gc --layout "$BASE"
-blob() { echo "$1/blobs/${2%%:*}/${2#*:}"; }
 put_blob() { # DIR FILE -> digest; moves FILE into DIR's blobs
     local d
     d=sha256:$(sha256sum "$2" | cut -d' ' -f1)
@@ -217,26 +172,6 @@ PKG_DIGEST=$(jq -r .digest "$WORK/package.json")
 [[ $PKG_DIGEST == sha256:* && $(jq -r .verified "$WORK/package.json") == true ]] ||
     die "onebin package --dest oci: did not report a verified digest"
 
-# manifest_for LAYOUT TAG ARCH -> manifest digest: TAG names a manifest, or an
-# index (nested indexes allowed) holding one for linux/ARCH.
-manifest_for() {
-    local dir=$1 tag=$2 arch=$3 desc mt
-    desc=$(jq -c --arg t "$tag" '[.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t)] | first // empty' "$dir/index.json")
-    [[ -n $desc ]] || return 1
-    while :; do
-        mt=$(jq -r '.mediaType' <<<"$desc")
-        case $mt in
-            *index* | *manifest.list*)
-                desc=$(jq -c --arg a "$arch" '[.manifests[] | select(.platform.os == "linux" and .platform.architecture == $a)] | first // empty' \
-                    "$(blob "$dir" "$(jq -r .digest <<<"$desc")")")
-                [[ -n $desc ]] || return 1 ;;
-            *) jq -r .digest <<<"$desc"; return 0 ;;
-        esac
-    done
-}
-tag_digest() { # LAYOUT TAG -> the digest TAG names
-    jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$1/index.json"
-}
 # app_of LAYOUT TAG ARCH -> sha256 of APP_PATH in the manifest's top layer
 app_of() {
     local dir=$1 m man
@@ -368,7 +303,6 @@ req_stats() {
 }
 
 # ---------------------------------------------------------------- the variants
-q() { printf '%q' "$1"; }
 OUT=$WORK/out
 ONEBIN_PUSH="onebin package → docker://"
 SKOPEO_PUSH="skopeo copy --all oci: → docker://"
@@ -475,39 +409,17 @@ done
 # ---------------------------------------------------------------- hyperfine
 # Watch for other load while hyperfine runs: runnable processes outside this
 # session (the registry runs in it: it does the benchmark's work).
-sample_load >"$WORK/load.samples" 2>/dev/null &
-SAMPLER=$!
+start_sampler
 
-run_hyperfine() { # JSON NAMES_ARRAY CMDS_ARRAY PREPS_ARRAY
-    local json=$1 args i
-    local -n names=$2 cmds=$3 preps=$4
-    args=(--warmup 1 --runs "$RUNS" --export-json "$json" --style basic)
-    for i in "${!preps[@]}"; do args+=(--prepare "${preps[$i]}"); done
-    for i in "${!names[@]}"; do args+=(--command-name "${names[$i]}"); done
-    log "hyperfine: ${#names[@]} variants, --warmup 1 --runs $RUNS"
-    hyperfine "${args[@]}" "${cmds[@]}" >&2
-}
 PUSH_JSON=$WORK/push.json
 PULL_JSON=$WORK/pull.json
-run_hyperfine "$PUSH_JSON" PUSH_NAMES PUSH_CMDS PUSH_PREPS
+run_hyperfine "$PUSH_JSON" 1 "$RUNS" PUSH_NAMES PUSH_CMDS PUSH_PREPS
 # The pulls read what the last push row left: put the image back in a fresh registry.
 "$CTL" restart
 skopeo copy -q --all --dest-tls-verify=false "oci:$PKG:$TAG" "docker://$REF"
-run_hyperfine "$PULL_JSON" PULL_NAMES PULL_CMDS PULL_PREPS
+run_hyperfine "$PULL_JSON" 1 "$RUNS" PULL_NAMES PULL_CMDS PULL_PREPS
 
-kill "$SAMPLER" 2>/dev/null || true
-wait "$SAMPLER" 2>/dev/null || true
-SAMPLER=
-LOAD_SUMMARY=$(awk '{
-        n++; if ($1 > max) max = $1; f += $2; if ($2 > 0) busy++
-        for (i = 3; i <= NF; i++) seen[$i]++
-    } END {
-        top = ""
-        for (k in seen) top = top sprintf("%s(%d) ", k, seen[k])
-        printf "%d samples (1/s): max 1-min load %.2f; runnable processes outside the benchmark: %.2f on average, present in %d%% of samples%s",
-            n, max, (n ? f / n : 0), (n ? 100 * busy / n : 0), (top == "" ? "" : "; seen: " top)
-    }' "$WORK/load.samples")
-FOREIGN=$(awk '{ f += $2; n++ } END { printf "%.2f", (n ? f / n : 0) }' "$WORK/load.samples")
+stop_sampler
 
 # The last timed runs must still have left the same image behind.
 registry_is_pkg "after hyperfine"
@@ -515,7 +427,6 @@ registry_is_pkg "after hyperfine"
 UPTIME_AFTER=$(uptime)
 
 # ---------------------------------------------------------------- report
-mean_of() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .mean' "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 verdict() { if awk -v r="$1" 'BEGIN { exit !(r <= 0.7) }'; then echo "ok (≤ 0.7×)"; else echo "**OVER 0.7×**"; fi; }
 table() { # JSON BASE_MEAN
@@ -543,14 +454,8 @@ REPORT=$WORK/report.md
 {
     echo "## onebin registry benchmark (push and pull over loopback)"
     echo
-    echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r); work dir and registry storage on $(df -T "$WORK" | awk 'NR == 2 { print $2 }')"
-    echo "- load average (1/5/15 min) before: \`${UPTIME_BEFORE#*load average: }\`, after: \`${UPTIME_AFTER#*load average: }\`"
-    echo "- during hyperfine: $LOAD_SUMMARY"
-    if awk -v f="$FOREIGN" -v c="$(nproc)" 'BEGIN { exit !(f >= 0.25 * c) }'; then
-        echo "- **WARNING: other processes competed for the CPUs during the measurement; the timings are disturbed.**"
-    fi
-    echo "- tools: $("$ONEBIN" --version) ($ONEBIN_SRC, sha256 \`$(sha256sum "$ONEBIN" | cut -c1-12)…\`), $(skopeo --version), $(docker-registry --version | awk '{ print "docker-registry " $3 }') (filesystem storage, plain HTTP on 127.0.0.1, anonymous), umoci $(umoci --version | awk '{ print $3 }'), hyperfine $(hyperfine --version | awk '{ print $2 }')"
+    report_conditions before "; work dir and registry storage on $(df -T "$WORK" | awk 'NR == 2 { print $2 }')"
+    echo "- tools: $(onebin_tool), $(skopeo --version), $(docker-registry --version | awk '{ print "docker-registry " $3 }') (filesystem storage, plain HTTP on 127.0.0.1, anonymous), umoci $(umoci --version | awk '{ print $3 }'), hyperfine $(hyperfine --version | awk '{ print $2 }')"
     echo "- image: index \`$PKG_DIGEST\`, linux/amd64 + linux/arm64, $NLAYERS layers each (3 base layers of incompressible data, different per platform, + the binary's layer), $NBLOBS blobs, $(mib "$IMG_BYTES") in all (compressed); per platform $(mib "${PLATFORM_SIZE[amd64]}") / $(mib "${PLATFORM_SIZE[arm64]}"); binaries: the example's hello padded to $(mib "${SIZE[amd64]}") / $(mib "${SIZE[arm64]}"), top layers $(mib "${TOP_SIZE[amd64]}") / $(mib "${TOP_SIZE[arm64]}") gzip"
     echo "- hyperfine --warmup 1 --runs $RUNS, warm page cache. Every variant checked first: pushes leave the tag naming the same index digest (\`skopeo inspect --raw\`) with both binaries readable by sha256; pulls yield the binaries (sha256) or the same blobs, each checked against its digest"
     echo
@@ -591,9 +496,4 @@ REPORT=$WORK/report.md
     echo "- Bytes served are the response sizes the registry logs for each request (Apache combined format); uploads are not in them (the push rows show the requests instead)."
 } >"$REPORT"
 
-echo
-cat "$REPORT"
-if [[ -n ${OUT_MD:-} ]]; then
-    cp "$REPORT" "$OUT_MD"
-    log "report written to $OUT_MD"
-fi
+emit_report "$REPORT"

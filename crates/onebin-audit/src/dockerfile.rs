@@ -2,7 +2,12 @@
 //! heredocs and BuildKit's flags): parser directives, comments, line
 //! continuations with the escape character, heredocs (`<<EOF`, `<<-EOF`,
 //! quoted), JSON and shell forms, and stages with `ARG` defaults in `FROM`.
-//! Errors become warnings with a line; the rest is still read.
+//! Errors become warnings with a line; the rest is still read. `read`
+//! turns the parsed stages into the audit's model.
+
+mod read;
+
+pub use read::Dockerfiles;
 
 use crate::shell::Env;
 

@@ -4,8 +4,119 @@
 
 use std::path::Path;
 
-use crate::model::{Flags, Warning};
+use crate::collect::Collector;
+use crate::files::normalize;
+use crate::model::{
+    runner_toolchain, Artifact, Build, Flags, ImageBuild, Language, Place, PlaceKind, Toolchain,
+    Warning,
+};
+use crate::reader::Reader;
 use crate::yaml::Node;
+
+/// GoReleaser's config, read as the CI job that runs it would run it.
+pub struct Goreleaser;
+
+impl Reader for Goreleaser {
+    fn read(&self, collector: &mut Collector) {
+        let Some(file) = find(collector.root) else {
+            return;
+        };
+        let Some((run, tc)) = runner(collector, &file) else {
+            return;
+        };
+        let Some(cfg) = parse(collector.root, &file, &mut collector.warnings) else {
+            return;
+        };
+        for b in &cfg.builds {
+            let release = build(&cfg, b, PlaceKind::Goreleaser, &run, &tc);
+            collector.builds.push(release);
+        }
+        for k in &cfg.kos {
+            collector
+                .builds
+                .push(build(&cfg, k, PlaceKind::Ko, &run, &tc));
+        }
+        for d in &cfg.dockers {
+            collector
+                .goreleaser_images
+                .push(docker_image(&cfg, d, &run));
+        }
+    }
+}
+
+/// The job that runs GoReleaser (the first, when several do), and its
+/// toolchain; with no CI at all, the local machine.
+fn runner(collector: &mut Collector, file: &str) -> Option<(Place, Toolchain)> {
+    let runs = std::mem::take(&mut collector.goreleaser_runs);
+    if runs.is_empty() && collector.images.is_empty() && collector.builds.is_empty() {
+        // No CI that we read runs it; audit the config as a local release would.
+        return Some((
+            Place {
+                kind: PlaceKind::CiJob,
+                name: "goreleaser".into(),
+                file: file.to_string(),
+                line: 1,
+            },
+            runner_toolchain("the local machine", file, 1),
+        ));
+    }
+    runs.into_iter().next()
+}
+
+/// A build GoReleaser runs: one of `builds` for the release, or of `kos`
+/// (`PlaceKind::Ko`), where ko builds the image again from source.
+fn build(cfg: &GrConfig, b: &GrBuild, kind: PlaceKind, run: &Place, tc: &Toolchain) -> Build {
+    let language = match b.builder.as_str() {
+        "rust" => Language::Rust,
+        "go" | "" => Language::Go,
+        _ => Language::C,
+    };
+    let (name, artifact, command) = match kind {
+        PlaceKind::Ko => (
+            format!("kos {} (run by {})", b.id, run.name),
+            Artifact::Image,
+            "ko build (GoReleaser kos)",
+        ),
+        _ => (
+            format!("{} (run by {})", b.id, run.name),
+            Artifact::Release,
+            "goreleaser release",
+        ),
+    };
+    Build {
+        language,
+        program: Some(b.binary.clone()),
+        place: Place {
+            kind,
+            name,
+            file: cfg.file.clone(),
+            line: b.line,
+        },
+        toolchain: tc.clone(),
+        flags: b.flags.clone(),
+        platforms: b.platforms.clone(),
+        artifact,
+        command: command.into(),
+    }
+}
+
+/// `dockers`: GoReleaser builds the image in `dist`, from the binaries it
+/// built.
+fn docker_image(cfg: &GrConfig, d: &GrDocker, run: &Place) -> ImageBuild {
+    ImageBuild {
+        dockerfile: normalize(&d.dockerfile),
+        context: "dist".into(),
+        platforms: d.platforms.clone(),
+        tags: d.tags.clone(),
+        target: None,
+        place: Place {
+            kind: PlaceKind::Goreleaser,
+            name: format!("dockers (run by {})", run.name),
+            file: cfg.file.clone(),
+            line: d.line,
+        },
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GrBuild {
@@ -128,18 +239,7 @@ pub fn find(root: &Path) -> Option<String> {
 }
 
 pub fn parse(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<GrConfig> {
-    let text = crate::read_text(root, file, warnings)?;
-    let doc = match crate::yaml::parse(&text) {
-        Ok(d) => d,
-        Err(e) => {
-            warnings.push(Warning {
-                file: file.to_string(),
-                line: e.line,
-                message: format!("invalid YAML: {}", e.message),
-            });
-            return None;
-        }
-    };
+    let doc = crate::files::read_yaml(root, file, warnings)?;
     let project = doc
         .at("project_name")
         .as_str()

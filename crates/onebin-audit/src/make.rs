@@ -1,7 +1,54 @@
 //! Makefiles, one step deep: when CI runs `make build`, the recipe of
 //! `build` (and of its prerequisites in the same Makefile) is what builds.
 
+use std::path::Path;
+
+use crate::files::normalize;
 use crate::shell::Env;
+
+/// A `make` command in a script: where it looks, and what it is asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// `-C DIR`, relative to the project's top.
+    pub dir: String,
+    /// `-f FILE`, relative to `dir`.
+    pub file: Option<String>,
+    pub target: Option<String>,
+    /// `VAR=value` on the command line.
+    pub vars: Vec<(String, String)>,
+}
+
+impl Call {
+    /// Targets that check rather than build: with no Makefile to read,
+    /// `make test` is still not a build.
+    pub fn is_check(&self) -> bool {
+        let target = self.target.as_deref().unwrap_or_default();
+        [
+            "test",
+            "lint",
+            "clean",
+            "check",
+            "fmt",
+            "vet",
+            "install-deps",
+            "deps",
+        ]
+        .contains(&target)
+    }
+}
+
+/// The Makefile `call` reads: its `-f`, else the first of GNU make's names
+/// that the project has.
+pub fn find(root: &Path, call: &Call) -> Option<String> {
+    let candidates: Vec<String> = match &call.file {
+        Some(f) => vec![normalize(&format!("{}/{f}", call.dir))],
+        None => ["GNUmakefile", "makefile", "Makefile"]
+            .iter()
+            .map(|f| normalize(&format!("{}/{f}", call.dir)))
+            .collect(),
+    };
+    candidates.into_iter().find(|c| root.join(c).is_file())
+}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Makefile {
@@ -152,5 +199,25 @@ mod tests {
         );
         assert_eq!(r[1].1, 5);
         assert_eq!(mk.recipe(None, &[]).len(), 2);
+    }
+
+    #[test]
+    fn finds_the_makefile_make_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("sub")).expect("mkdir");
+        std::fs::write(dir.path().join("sub/Makefile"), "all:\n").expect("write");
+        std::fs::write(dir.path().join("sub/GNUmakefile"), "all:\n").expect("write");
+        let mut call = Call {
+            dir: "sub".into(),
+            file: None,
+            target: Some("test".into()),
+            vars: Vec::new(),
+        };
+        assert!(call.is_check());
+        assert_eq!(find(dir.path(), &call).as_deref(), Some("sub/GNUmakefile"));
+        call.file = Some("../Makefile".into());
+        assert_eq!(find(dir.path(), &call), None);
+        call.target = Some("build".into());
+        assert!(!call.is_check());
     }
 }

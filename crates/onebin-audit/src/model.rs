@@ -146,6 +146,23 @@ pub struct ImageBuild {
     pub place: Place,
 }
 
+/// What the final stage of a Dockerfile does with the binary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DockerfileFacts {
+    pub file: String,
+    pub target: Option<String>,
+    /// The final stage's base image.
+    pub base: String,
+    pub line: usize,
+    /// Where the binary lands in the image, when a COPY or ENTRYPOINT says.
+    pub binary_path: Option<String>,
+    /// The final stage copies a prebuilt file from the build context.
+    pub packages_prebuilt: bool,
+    /// A shipped stage compiles the binary.
+    pub builds: bool,
+    pub platforms: Vec<String>,
+}
+
 /// A step that already runs onebin (`package`, `extract`, `verify`, `explain`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OnebinStep {

@@ -3,14 +3,11 @@
 //! toolchains, only when the two targets are meant to differ), with the
 //! change written in the project's own CI dialect.
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use crate::ci::Dialect;
 use crate::findings::{self, Finding};
-use crate::model::{Artifact, Build, ImageBuild, Language, OnebinStep, PlaceKind};
-use crate::DockerfileFacts;
+use crate::model::{Artifact, Build, DockerfileFacts, ImageBuild, Language, OnebinStep, PlaceKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum OptionKind {
@@ -82,15 +79,9 @@ pub struct Input<'a> {
     pub onebin: &'a [OnebinStep],
     pub findings: &'a [Finding],
     pub dialect: Dialect,
+    /// The project's ADR already chose Option C (the caller reads the ADR
+    /// once, up front).
     pub accepted_c: bool,
-}
-
-/// An ADR in `docs/ARCHITECTURE.md` already chose Option C.
-pub fn accepted_option_c(root: &Path) -> bool {
-    std::fs::read_to_string(root.join("docs/ARCHITECTURE.md"))
-        .ok()
-        .and_then(|t| crate::adr::existing_option(&t))
-        == Some(OptionKind::C)
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -131,108 +122,45 @@ fn meant_to_differ(release: &[&Build], image: &[&Build]) -> Option<String> {
 pub fn recommend(input: &Input) -> Recommendation {
     let release = findings::release_builds(input.builds);
     let image = findings::image_builds(input.builds);
-    let release_all = sorted(release.iter().flat_map(|b| b.platforms.clone()).collect());
-    let release_linux: Vec<String> = release_all
-        .iter()
-        .filter(|p| p.starts_with("linux/"))
-        .cloned()
-        .collect();
-    let image_platforms = sorted(
-        input
-            .images
-            .iter()
-            .filter(|i| input.dockerfiles.iter().any(|d| d.file == i.dockerfile))
-            .flat_map(|i| i.platforms.clone())
-            .chain(image.iter().flat_map(|b| b.platforms.clone()))
-            .collect(),
-    );
+    let platforms = Platforms::of(input, &release, &image);
     let double: Vec<&Finding> = input
         .findings
         .iter()
         .filter(|f| f.id == findings::DOUBLE_BUILD)
         .collect();
-    let mut reasons = Vec::new();
-    for f in &double {
-        reasons.push(format!("{} ({}:{}): {}", f.id, f.file, f.line, f.message));
-    }
-    let covers = |a: &[String], b: &[String]| b.iter().all(|p| a.contains(p));
-    let non_linux: Vec<&String> = release_all
-        .iter()
-        .filter(|p| !p.starts_with("linux/"))
-        .collect();
-    let option = if let Some(why) = input
+    let mut reasons: Vec<String> = double.iter().map(|f| reason(f)).collect();
+    let (option, why) = match input
         .accepted_c
         .then(|| "an ADR already accepted Option C".to_string())
         .or_else(|| meant_to_differ(&release, &image))
     {
-        reasons.push(why);
-        OptionKind::C
-    } else if !double.is_empty() {
-        if !non_linux.is_empty() {
-            reasons.push(format!(
-                "the release also offers {}, which no Linux image can carry: CI must keep building those, so it should build the Linux ones too",
-                non_linux.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            ));
-            OptionKind::B
-        } else if image_platforms.len() > 1 && covers(&image_platforms, &release_linux) {
-            reasons.push(format!(
-                "a multi-arch image build already produces every release platform ({}): take the release assets out of it",
-                image_platforms.join(", ")
-            ));
-            OptionKind::A
-        } else if covers(&release_all, &image_platforms) {
-            reasons.push(format!(
-                "CI already builds every platform the image needs ({}): the image only has to package those binaries",
-                image_platforms.join(", ")
-            ));
-            OptionKind::B
-        } else if covers(&image_platforms, &release_linux) {
-            reasons.push(format!(
-                "the image build covers every release platform ({})",
-                image_platforms.join(", ")
-            ));
-            OptionKind::A
-        } else {
-            reasons.push(format!(
-                "neither side builds every platform (release: {}; image: {}): CI is the easier one to extend",
-                release_all.join(", "),
-                image_platforms.join(", ")
-            ));
-            OptionKind::B
-        }
-    } else if input.onebin.iter().any(|o| o.verb == "extract") {
-        reasons.push("no double build: the release assets are already extracted from the image with onebin extract".into());
-        OptionKind::A
-    } else if input.onebin.iter().any(|o| o.verb == "package")
-        || input.dockerfiles.iter().any(|d| d.packages_prebuilt)
-    {
-        reasons.push("no double build: the image already packages the binaries CI built".into());
-        OptionKind::B
-    } else if !image.is_empty() && release.is_empty() {
-        reasons.push("no double build: only the image builds the binary".into());
-        OptionKind::A
-    } else {
-        reasons.push("no double build: only CI builds the binary".into());
-        OptionKind::B
+        Some(why) => (OptionKind::C, why),
+        None if !double.is_empty() => side_that_keeps_the_build(&platforms),
+        None => shape_already_there(input, &release, &image),
     };
-    for f in input.findings.iter().filter(|f| {
-        matches!(
-            f.id,
-            findings::LIBC_MISMATCH
-                | findings::TOOLCHAIN_MISMATCH
-                | findings::FLAGS_MISMATCH
-                | findings::MULTIARCH_GAP
-        )
-    }) {
-        reasons.push(format!("{} ({}:{}): {}", f.id, f.file, f.line, f.message));
-    }
+    reasons.push(why);
+    reasons.extend(
+        input
+            .findings
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f.id,
+                    findings::LIBC_MISMATCH
+                        | findings::TOOLCHAIN_MISMATCH
+                        | findings::FLAGS_MISMATCH
+                        | findings::MULTIARCH_GAP
+                )
+            })
+            .map(reason),
+    );
     let facts = Facts::gather(
         input,
         &release,
         &image,
         option,
-        &release_linux,
-        &image_platforms,
+        &platforms.release_linux,
+        &platforms.image,
     );
     let changes = changes(input, &facts, option);
     Recommendation {
@@ -243,6 +171,113 @@ pub fn recommend(input: &Input) -> Recommendation {
         image_path: facts.path.clone(),
         platforms: facts.platforms.clone(),
         verify: facts.verify(option),
+    }
+}
+
+fn reason(f: &Finding) -> String {
+    format!("{} ({}:{}): {}", f.id, f.file, f.line, f.message)
+}
+
+/// The platforms each side builds, sorted.
+struct Platforms {
+    release: Vec<String>,
+    release_linux: Vec<String>,
+    /// The images' (of Dockerfiles that were read) and the image builds'.
+    image: Vec<String>,
+}
+
+impl Platforms {
+    fn of(input: &Input, release: &[&Build], image: &[&Build]) -> Platforms {
+        let release_all = sorted(release.iter().flat_map(|b| b.platforms.clone()).collect());
+        let release_linux = release_all
+            .iter()
+            .filter(|p| p.starts_with("linux/"))
+            .cloned()
+            .collect();
+        let image_platforms = sorted(
+            input
+                .images
+                .iter()
+                .filter(|i| input.dockerfiles.iter().any(|d| d.file == i.dockerfile))
+                .flat_map(|i| i.platforms.clone())
+                .chain(image.iter().flat_map(|b| b.platforms.clone()))
+                .collect(),
+        );
+        Platforms {
+            release: release_all,
+            release_linux,
+            image: image_platforms,
+        }
+    }
+}
+
+/// With a double build: the side that covers the other's platforms keeps
+/// the build (a multi-arch image, or CI); non-Linux releases keep it in CI.
+fn side_that_keeps_the_build(p: &Platforms) -> (OptionKind, String) {
+    let covers = |a: &[String], b: &[String]| b.iter().all(|x| a.contains(x));
+    let non_linux: Vec<&str> = p
+        .release
+        .iter()
+        .filter(|x| !x.starts_with("linux/"))
+        .map(String::as_str)
+        .collect();
+    if !non_linux.is_empty() {
+        (OptionKind::B, format!(
+            "the release also offers {}, which no Linux image can carry: CI must keep building those, so it should build the Linux ones too",
+            non_linux.join(", ")
+        ))
+    } else if p.image.len() > 1 && covers(&p.image, &p.release_linux) {
+        (OptionKind::A, format!(
+            "a multi-arch image build already produces every release platform ({}): take the release assets out of it",
+            p.image.join(", ")
+        ))
+    } else if covers(&p.release, &p.image) {
+        (OptionKind::B, format!(
+            "CI already builds every platform the image needs ({}): the image only has to package those binaries",
+            p.image.join(", ")
+        ))
+    } else if covers(&p.image, &p.release_linux) {
+        (
+            OptionKind::A,
+            format!(
+                "the image build covers every release platform ({})",
+                p.image.join(", ")
+            ),
+        )
+    } else {
+        (OptionKind::B, format!(
+            "neither side builds every platform (release: {}; image: {}): CI is the easier one to extend",
+            p.release.join(", "),
+            p.image.join(", ")
+        ))
+    }
+}
+
+/// With no double build: the option the project already follows.
+fn shape_already_there(
+    input: &Input,
+    release: &[&Build],
+    image: &[&Build],
+) -> (OptionKind, String) {
+    if input.onebin.iter().any(|o| o.verb == "extract") {
+        (OptionKind::A, "no double build: the release assets are already extracted from the image with onebin extract".into())
+    } else if input.onebin.iter().any(|o| o.verb == "package")
+        || input.dockerfiles.iter().any(|d| d.packages_prebuilt)
+    {
+        (
+            OptionKind::B,
+            "no double build: the image already packages the binaries CI built".into(),
+        )
+    } else if !image.is_empty() && release.is_empty() {
+        (
+            OptionKind::A,
+            "no double build: only the image builds the binary".into(),
+        )
+    } else {
+        (
+            OptionKind::B,
+            "no double build: only CI builds the binary".into(),
+        )
     }
 }
 
@@ -275,7 +310,7 @@ impl Facts {
             .iter()
             .chain(image)
             .find_map(|b| b.program.clone())
-            .or_else(|| path.as_deref().map(crate::basename))
+            .or_else(|| path.as_deref().map(crate::files::basename))
             .unwrap_or_else(|| "app".into());
         let path = path.unwrap_or_else(|| format!("/usr/local/bin/{program}"));
         let platforms = match option {
@@ -414,144 +449,175 @@ const GITLAB_INCLUDE: &str =
     "include:\n  - remote: https://raw.githubusercontent.com/onebin/onebin/main/templates/gitlab/onebin.gitlab-ci.yml\n";
 const GITHUB_ACTIONS: &str = "onebin/onebin/templates/github";
 
-fn changes(input: &Input, f: &Facts, option: OptionKind) -> Vec<Change> {
-    let mut out = Vec::new();
-    let ci_file = match input.dialect {
+/// Where the recommended CI change goes: the project's CI file in its
+/// dialect, else a release script.
+fn ci_file(input: &Input) -> String {
+    match input.dialect {
         Dialect::Gitlab => ".gitlab-ci.yml".to_string(),
         Dialect::Github => input
             .builds
             .iter()
-            .chain(std::iter::empty())
             .find(|b| b.place.kind == PlaceKind::CiJob && b.place.file.starts_with(".github/"))
             .map(|b| b.place.file.clone())
             .or_else(|| input.images.first().map(|i| i.place.file.clone()))
             .unwrap_or_else(|| ".github/workflows/release.yml".into()),
         Dialect::None => "scripts/release.sh".into(),
-    };
-    let platforms = f.platforms.join(",");
-    let needs = f.release_job.clone().unwrap_or_else(|| "build".into());
+    }
+}
+
+fn changes(input: &Input, f: &Facts, option: OptionKind) -> Vec<Change> {
+    let ci_file = ci_file(input);
     match option {
-        OptionKind::B => {
-            let builds_in_image = input.builds.iter().any(|b| b.artifact == Artifact::Image);
-            if builds_in_image {
-                out.push(Change {
-                    file: f.dockerfile.clone(),
-                    action: "replace".into(),
-                    description: "drop the builder stage: the image only packages the binary CI built (onebin package does the same without Docker)".into(),
-                    content: format!(
-                        "FROM {base}\nARG TARGETOS TARGETARCH\nCOPY dist/{p}_${{TARGETOS}}_${{TARGETARCH}} {path}\nENTRYPOINT [\"{path}\"]\n",
-                        base = f.base,
-                        p = f.program,
-                        path = f.path
-                    ),
-                });
-            }
+        OptionKind::A => extract_changes(input, f, ci_file),
+        OptionKind::B => package_changes(input, f, ci_file),
+        OptionKind::C => explain_changes(f, ci_file),
+    }
+}
+
+/// Option B: CI builds every platform, onebin packages (and verifies) the
+/// image, and a builder stage and its image build go.
+fn package_changes(input: &Input, f: &Facts, ci_file: String) -> Vec<Change> {
+    let mut out = Vec::new();
+    let builds_in_image = input.builds.iter().any(|b| b.artifact == Artifact::Image);
+    if builds_in_image {
+        out.push(Change {
+            file: f.dockerfile.clone(),
+            action: "replace".into(),
+            description: "drop the builder stage: the image only packages the binary CI built (onebin package does the same without Docker)".into(),
+            content: format!(
+                "FROM {base}\nARG TARGETOS TARGETARCH\nCOPY dist/{p}_${{TARGETOS}}_${{TARGETARCH}} {path}\nENTRYPOINT [\"{path}\"]\n",
+                base = f.base,
+                p = f.program,
+                path = f.path
+            ),
+        });
+    }
+    out.push(Change {
+        file: ci_file.clone(),
+        action: "replace".into(),
+        description: format!(
+            "the CI build writes dist/{}_{{os}}_{{arch}} for every image platform ({}), statically linked where it can be, and keeps dist/ as an artifact",
+            f.program,
+            f.platforms.join(",")
+        ),
+        content: f.build_lines(input.builds),
+    });
+    out.push(Change {
+        file: ci_file,
+        action: "add".into(),
+        description: "a job that runs onebin package and onebin verify on CI's binaries (replaces the docker build)".into(),
+        content: package_job(input, f),
+    });
+    if let Some((name, file, line)) = &f.image_job {
+        if builds_in_image {
             out.push(Change {
-                file: ci_file.clone(),
-                action: "replace".into(),
-                description: format!(
-                    "the CI build writes dist/{}_{{os}}_{{arch}} for every image platform ({platforms}), statically linked where it can be, and keeps dist/ as an artifact",
-                    f.program
-                ),
-                content: f.build_lines(input.builds),
-            });
-            let content = match input.dialect {
-                Dialect::Gitlab => format!(
-                    "{GITLAB_INCLUDE}\npackage-image:\n  extends: .onebin-package\n  needs: [{needs}]\n  variables:\n    ONEBIN_BINARIES: \"{}\"\n    ONEBIN_PATH: {}\n    ONEBIN_BASE: {}\n    ONEBIN_PUSH: $CI_REGISTRY_IMAGE:$CI_COMMIT_REF_SLUG\n",
-                    f.binaries(),
-                    f.path,
-                    f.base
-                ),
-                Dialect::Github => format!(
-                    "      # in the job that built dist/, after the build:\n      - uses: {GITHUB_ACTIONS}/package@main\n        with:\n          binaries: {}\n          path: {}\n          base: {}\n          dest: oci-archive:image.tar\n          push: ghcr.io/${{{{ github.repository }}}}:${{{{ github.ref_name }}}}\n",
-                    f.binaries(),
-                    f.path,
-                    f.base
-                ),
-                Dialect::None => format!(
-                    "onebin package {} --path {} --dest oci-archive:image.tar\n{}\n",
-                    f.platforms
-                        .iter()
-                        .map(|p| format!("--binary {p}={}", f.asset(p)))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    f.path,
-                    f.verify(OptionKind::B).join("\n")
-                ),
-            };
-            out.push(Change {
-                file: ci_file.clone(),
-                action: "add".into(),
-                description: "a job that runs onebin package and onebin verify on CI's binaries (replaces the docker build)".into(),
-                content,
-            });
-            if let Some((name, file, line)) = &f.image_job {
-                if builds_in_image {
-                    out.push(Change {
-                        file: file.clone(),
-                        action: "remove".into(),
-                        description: format!("the image build in `{name}` ({file}:{line}): onebin package makes the image now"),
-                        content: String::new(),
-                    });
-                }
-            }
-        }
-        OptionKind::A => {
-            let build = match input.dialect {
-                Dialect::Github => format!(
-                    "      - uses: docker/build-push-action@v6\n        with:\n          platforms: {platforms}\n          outputs: type=oci,dest=image.tar\n      - uses: {GITHUB_ACTIONS}/extract@main\n        with:\n          image: oci-archive:image.tar\n          path: {}\n          out: dist\n",
-                    f.path
-                ),
-                Dialect::Gitlab => format!(
-                    "{GITLAB_INCLUDE}\nbuild-image:\n  image: docker:27\n  services: [docker:27-dind]\n  script:\n    - docker buildx create --use\n    - docker buildx build --platform {platforms} --output type=oci,dest=image.tar -f {} .\n  artifacts:\n    paths: [image.tar]\n\nrelease-assets:\n  extends: .onebin-extract\n  needs: [build-image]\n  variables:\n    ONEBIN_IMAGE: oci-archive:image.tar\n    ONEBIN_PATH: {}\n",
-                    f.dockerfile, f.path
-                ),
-                Dialect::None => format!(
-                    "docker buildx build --platform {platforms} --output type=oci,dest=image.tar -f {} .\nonebin extract oci-archive:image.tar --path {} --out dist\n{}\n",
-                    f.dockerfile,
-                    f.path,
-                    f.verify(OptionKind::A).join("\n")
-                ),
-            };
-            out.push(Change {
-                file: ci_file.clone(),
-                action: "add".into(),
-                description: "build the multi-arch image once, then take the release assets out of it with onebin extract and check them with onebin verify".into(),
-                content: build,
-            });
-            for b in input.builds.iter().filter(|b| {
-                matches!(b.artifact, Artifact::Release | Artifact::ReleaseAndImage)
-                    && b.place.kind != PlaceKind::DockerStage
-            }) {
-                out.push(Change {
-                    file: b.place.file.clone(),
-                    action: "remove".into(),
-                    description: format!(
-                        "the release build in {}: the release assets come from the image now",
-                        b.describe()
-                    ),
-                    content: b.command.clone(),
-                });
-            }
-        }
-        OptionKind::C => {
-            for (file, line, source) in &f.toolchain_fixes {
-                out.push(Change {
-                    file: file.clone(),
-                    action: "replace".into(),
-                    description: format!(
-                        "pin the toolchain `{source}` ({file}:{line}) to an exact version and digest, e.g. golang:1.22.5-alpine@sha256:…, on both sides"
-                    ),
-                    content: String::new(),
-                });
-            }
-            out.push(Change {
-                file: ci_file,
-                action: "add".into(),
-                description: "prove on every release that the two binaries come from the same source and settings".into(),
-                content: f.verify(OptionKind::C).join("\n") + "\n",
+                file: file.clone(),
+                action: "remove".into(),
+                description: format!("the image build in `{name}` ({file}:{line}): onebin package makes the image now"),
+                content: String::new(),
             });
         }
     }
+    out
+}
+
+/// Option B's packaging job, in the project's CI dialect.
+fn package_job(input: &Input, f: &Facts) -> String {
+    let needs = f.release_job.clone().unwrap_or_else(|| "build".into());
+    match input.dialect {
+        Dialect::Gitlab => format!(
+            "{GITLAB_INCLUDE}\npackage-image:\n  extends: .onebin-package\n  needs: [{needs}]\n  variables:\n    ONEBIN_BINARIES: \"{}\"\n    ONEBIN_PATH: {}\n    ONEBIN_BASE: {}\n    ONEBIN_PUSH: $CI_REGISTRY_IMAGE:$CI_COMMIT_REF_SLUG\n",
+            f.binaries(),
+            f.path,
+            f.base
+        ),
+        Dialect::Github => format!(
+            "      # in the job that built dist/, after the build:\n      - uses: {GITHUB_ACTIONS}/package@main\n        with:\n          binaries: {}\n          path: {}\n          base: {}\n          dest: oci-archive:image.tar\n          push: ghcr.io/${{{{ github.repository }}}}:${{{{ github.ref_name }}}}\n",
+            f.binaries(),
+            f.path,
+            f.base
+        ),
+        Dialect::None => format!(
+            "onebin package {} --path {} --dest oci-archive:image.tar\n{}\n",
+            f.platforms
+                .iter()
+                .map(|p| format!("--binary {p}={}", f.asset(p)))
+                .collect::<Vec<_>>()
+                .join(" "),
+            f.path,
+            f.verify(OptionKind::B).join("\n")
+        ),
+    }
+}
+
+/// Option A: the multi-arch image is built once; the release assets are
+/// extracted from it, and CI's release builds go.
+fn extract_changes(input: &Input, f: &Facts, ci_file: String) -> Vec<Change> {
+    let mut out = vec![Change {
+        file: ci_file,
+        action: "add".into(),
+        description: "build the multi-arch image once, then take the release assets out of it with onebin extract and check them with onebin verify".into(),
+        content: extract_job(input, f),
+    }];
+    for b in input.builds.iter().filter(|b| {
+        matches!(b.artifact, Artifact::Release | Artifact::ReleaseAndImage)
+            && b.place.kind != PlaceKind::DockerStage
+    }) {
+        out.push(Change {
+            file: b.place.file.clone(),
+            action: "remove".into(),
+            description: format!(
+                "the release build in {}: the release assets come from the image now",
+                b.describe()
+            ),
+            content: b.command.clone(),
+        });
+    }
+    out
+}
+
+/// Option A's image build and extraction, in the project's CI dialect.
+fn extract_job(input: &Input, f: &Facts) -> String {
+    let platforms = f.platforms.join(",");
+    match input.dialect {
+        Dialect::Github => format!(
+            "      - uses: docker/build-push-action@v6\n        with:\n          platforms: {platforms}\n          outputs: type=oci,dest=image.tar\n      - uses: {GITHUB_ACTIONS}/extract@main\n        with:\n          image: oci-archive:image.tar\n          path: {}\n          out: dist\n",
+            f.path
+        ),
+        Dialect::Gitlab => format!(
+            "{GITLAB_INCLUDE}\nbuild-image:\n  image: docker:27\n  services: [docker:27-dind]\n  script:\n    - docker buildx create --use\n    - docker buildx build --platform {platforms} --output type=oci,dest=image.tar -f {} .\n  artifacts:\n    paths: [image.tar]\n\nrelease-assets:\n  extends: .onebin-extract\n  needs: [build-image]\n  variables:\n    ONEBIN_IMAGE: oci-archive:image.tar\n    ONEBIN_PATH: {}\n",
+            f.dockerfile, f.path
+        ),
+        Dialect::None => format!(
+            "docker buildx build --platform {platforms} --output type=oci,dest=image.tar -f {} .\nonebin extract oci-archive:image.tar --path {} --out dist\n{}\n",
+            f.dockerfile,
+            f.path,
+            f.verify(OptionKind::A).join("\n")
+        ),
+    }
+}
+
+/// Option C: both builds stay, pinned, and every release proves with
+/// `onebin explain` that they differ only where they must.
+fn explain_changes(f: &Facts, ci_file: String) -> Vec<Change> {
+    let mut out = Vec::new();
+    for (file, line, source) in &f.toolchain_fixes {
+        out.push(Change {
+            file: file.clone(),
+            action: "replace".into(),
+            description: format!(
+                "pin the toolchain `{source}` ({file}:{line}) to an exact version and digest, e.g. golang:1.22.5-alpine@sha256:…, on both sides"
+            ),
+            content: String::new(),
+        });
+    }
+    out.push(Change {
+        file: ci_file,
+        action: "add".into(),
+        description:
+            "prove on every release that the two binaries come from the same source and settings"
+                .into(),
+        content: f.verify(OptionKind::C).join("\n") + "\n",
+    });
     out
 }

@@ -6,6 +6,7 @@
 pub mod error;
 pub mod explain;
 pub mod go;
+pub mod toolchain;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -125,6 +126,8 @@ pub struct BinaryFacts {
     /// code changes show when the build settings do not record them.
     pub content: BTreeMap<String, String>,
     pub go: Option<GoBuildInfo>,
+    /// Compilers, static-pie, cargo-auditable's list, build paths, times.
+    pub toolchain: toolchain::Toolchain,
 }
 
 /// Sections whose bytes are the program itself, in ELF, Mach-O and PE naming.
@@ -191,6 +194,7 @@ impl BinaryFacts {
                 Linkage::Static
             };
         let libc = libc_family(&dynamic, &sections, go.as_ref(), format == Format::Elf);
+        let toolchain = toolchain::read(&file, data, go.is_some());
         Ok(BinaryFacts {
             format,
             os,
@@ -209,6 +213,7 @@ impl BinaryFacts {
             sections,
             content,
             go,
+            toolchain,
         })
     }
 

@@ -99,6 +99,19 @@ pub fn append_layer(
     changes: &ConfigChanges,
     annotations: &BTreeMap<String, String>,
 ) -> NewImage {
+    append_layers(base, platform, vec![layer], changes, annotations)
+}
+
+/// Appends `new_layers`, bottom first, to `base` (or to an empty image) for
+/// `platform`: one layer per binary, so an image with several binaries
+/// shares each one's layer with any other image that holds the same file.
+pub fn append_layers(
+    base: Option<&PlatformImage>,
+    platform: &Platform,
+    new_layers: Vec<NewLayer>,
+    changes: &ConfigChanges,
+    annotations: &BTreeMap<String, String>,
+) -> NewImage {
     let mut config = base.map(|b| b.config.clone()).unwrap_or_default();
     config.set_created(Some(changes.created.clone()));
     config.set_author(None);
@@ -109,16 +122,18 @@ pub fn append_layer(
         config.config().clone().unwrap_or_default(),
         changes,
     )));
-    config
-        .rootfs_mut()
-        .diff_ids_mut()
-        .push(layer.diff_id.clone());
-    config.rootfs_mut().set_typ("layers".to_string());
     let mut history = config.history().clone().unwrap_or_default();
-    let mut entry = History::default();
-    entry.set_created(Some(changes.created.clone()));
-    entry.set_created_by(Some(layer.created_by.clone()));
-    history.push(entry);
+    for layer in &new_layers {
+        config
+            .rootfs_mut()
+            .diff_ids_mut()
+            .push(layer.diff_id.clone());
+        let mut entry = History::default();
+        entry.set_created(Some(changes.created.clone()));
+        entry.set_created_by(Some(layer.created_by.clone()));
+        history.push(entry);
+    }
+    config.rootfs_mut().set_typ("layers".to_string());
     config.set_history(Some(history));
     let config = Blob::new(OCI_CONFIG, canonical_json(&config));
 
@@ -146,7 +161,7 @@ pub fn append_layer(
                 .collect()
         })
         .unwrap_or_default();
-    layers.push(layer.blob);
+    layers.extend(new_layers.into_iter().map(|l| l.blob));
 
     let mut manifest = json!({
         "schemaVersion": 2,

@@ -2,7 +2,7 @@
 
 /// Success.
 pub const OK: u8 = 0;
-/// A check ran and found a problem (verify, audit).
+/// A check ran and found a problem (verify, audit, release's proof).
 pub const FOUND_PROBLEM: u8 = 1;
 /// Bad input or an error: nothing was decided.
 pub const ERROR: u8 = 2;

@@ -4,8 +4,10 @@
 //! can be tested and reused; `main.rs` only parses flags, dispatches and prints.
 
 pub mod cmd;
+pub mod config;
 pub mod exit;
 pub mod flags;
+pub mod goreleaser;
 pub mod output;
 pub mod parallel;
 pub mod platforms;

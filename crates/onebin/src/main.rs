@@ -3,7 +3,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use onebin::cmd::{adr, audit, explain, extract, inspect, package, verify, Report};
+use onebin::cmd::index::{self, IndexCommand};
+use onebin::cmd::{
+    adr, audit, explain, extract, inspect, package, rebuild, release, verify, Report,
+};
 use onebin::exit::Outcome;
 use onebin::progress::Progress;
 use onebin::registry::RegistryArgs;
@@ -35,10 +38,16 @@ enum Command {
     Explain(explain::Args),
     /// Put prebuilt binaries into a reproducible multi-arch image, with no daemon and no Dockerfile.
     Package(package::Args),
+    /// The whole release from onebin.toml or GoReleaser's dist: image(s), assets, checksums, proof.
+    Release(release::Args),
+    /// Make multi-arch indexes: `index create DEST SRC...` joins what several runners pushed.
+    Index(index::Args),
     /// Find double builds in CI configs and Dockerfiles; recommend Option A, B or C.
     Audit(audit::Args),
     /// Write or update the ADR recording the decision in DIR/docs/ARCHITECTURE.md.
     Adr(adr::Args),
+    /// Run a build twice, varying what reprotest varies, and say why the outputs differ.
+    Rebuild(rebuild::Args),
 }
 
 fn main() -> ExitCode {
@@ -68,8 +77,15 @@ fn run(cli: Cli) -> Result<Outcome> {
         Command::Verify(args) => print(&verify::run(args, &options)?, args.json),
         Command::Explain(args) => print(&explain::run(args)?, args.json),
         Command::Package(args) => print(&package::run(args, &options, &progress)?, args.json),
+        Command::Release(args) => print(&release::run(args, &options, &progress)?, args.json),
+        Command::Index(args) => match &args.command {
+            IndexCommand::Create(args) => {
+                print(&index::create(args, &options, &progress)?, args.json)
+            }
+        },
         Command::Audit(args) => print(&audit::run(args)?, args.json),
         Command::Adr(args) => print_text(&adr::run(args)?),
+        Command::Rebuild(args) => print(&rebuild::run(args)?, args.json),
     }
 }
 

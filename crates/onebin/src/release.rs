@@ -131,12 +131,21 @@ pub fn is_checksums_file(name: &str) -> bool {
     lower.contains("checksums") || lower.ends_with(".sha256") || lower.ends_with("sha256sums")
 }
 
+/// Whether a release asset is an archive, by its name.
+pub fn is_archive(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ARCHIVES.iter().any(|ext| lower.ends_with(ext))
+}
+
 /// Reads one release asset: a raw binary, or an archive holding `binary_name`.
-/// `Ok(None)` for files that are neither (a README, a signature).
+/// `Ok(None)` for files that are neither (a README, a signature), and, with
+/// `only_named` (several binaries are verified), for an archive without a
+/// member of that name.
 pub fn read_asset(
     file: &Path,
     binary_name: &str,
     given: Option<&Platform>,
+    only_named: bool,
 ) -> Result<Option<ReleaseBinary>> {
     let name = file
         .file_name()
@@ -145,8 +154,10 @@ pub fn read_asset(
         .to_string();
     let shown = file.display().to_string();
     let lower = name.to_ascii_lowercase();
-    let (member, bytes) = if ARCHIVES.iter().any(|ext| lower.ends_with(ext)) {
-        let (member, bytes) = find_in_archive(file, &lower, binary_name)?;
+    let (member, bytes) = if is_archive(&lower) {
+        let Some((member, bytes)) = find_in_archive(file, &lower, binary_name, only_named)? else {
+            return Ok(None);
+        };
         (Some(member), bytes)
     } else {
         let bytes = std::fs::read(file).with_context(|| format!("reading {shown}"))?;
@@ -204,8 +215,14 @@ fn refine_variant(platform: Platform, name: &str) -> Platform {
 }
 
 /// The member named like the binary (`app`, `app.exe`, in any directory), or
-/// the only executable member. A member that escapes with `..` is an error.
-fn find_in_archive(file: &Path, lower_name: &str, binary_name: &str) -> Result<(String, Vec<u8>)> {
+/// (unless `only_named`) the only executable member. A member that escapes
+/// with `..` is an error.
+fn find_in_archive(
+    file: &Path,
+    lower_name: &str,
+    binary_name: &str,
+    only_named: bool,
+) -> Result<Option<(String, Vec<u8>)>> {
     let shown = file.display().to_string();
     let mut candidates: Vec<(String, Vec<u8>)> = Vec::new();
     let mut wanted: Option<(String, Vec<u8>)> = None;
@@ -275,10 +292,13 @@ fn find_in_archive(file: &Path, lower_name: &str, binary_name: &str) -> Result<(
         }
     }
     if let Some(found) = wanted {
-        return Ok(found);
+        return Ok(Some(found));
+    }
+    if only_named {
+        return Ok(None);
     }
     match candidates.len() {
-        1 => Ok(candidates.remove(0)),
+        1 => Ok(Some(candidates.remove(0))),
         0 => bail!("{shown}: holds no '{binary_name}' and no other executable"),
         _ => bail!(
             "{shown}: holds no '{binary_name}' but several executables ({})",

@@ -6,12 +6,11 @@ use std::process::Command;
 
 #[test]
 fn readme_example_extracts_both_platforms() {
-    let image = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello/image");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("dist");
     let result = support::onebin(&[
         "extract",
-        &format!("oci:{image}"),
+        support::EXAMPLE_IMAGE,
         "--path",
         "/usr/bin/hello",
         "--out",

@@ -20,22 +20,13 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::isolated::onebin_in;
 use support::{
-    compress, onebin, require, run, s, sha256_hex, stderr, stdout, Compression, LayerBuilder,
+    binary_args, compress, on_path, onebin, require, run, s, sha256_hex, stderr, stdout, strs,
+    Compression, LayerBuilder,
 };
 
 // ------------------------------------------------------------ toolchains
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// A missing prerequisite that is not a command on PATH: a failure under
-/// `CI=true`, else a visible skip.
-fn missing(what: &str) {
-    assert!(!in_ci(), "{what} is required under CI=true");
-    eprintln!("SKIPPED: {what}");
-}
 
 /// A Go toolchain: the `go` binary and the release it reports (`go1.19.8`).
 #[derive(Debug)]
@@ -78,7 +69,7 @@ fn old_go() -> Option<&'static Go> {
         if debian.exists() {
             return Some(Go::at(debian.to_path_buf()));
         }
-        require_quiet("go").then(|| Go::at(PathBuf::from("go")))
+        on_path("go").then(|| Go::at(PathBuf::from("go")))
     });
     if go.is_none() {
         require("go");
@@ -138,7 +129,8 @@ fn new_go() -> Option<&'static Go> {
     match go {
         Ok(go) => Some(go),
         Err(why) => {
-            missing(why);
+            // Not a command on PATH: a failure under `CI=true`, else a visible skip.
+            support::missing(&format!("{why} is required under CI=true"), why);
             None
         }
     }
@@ -259,9 +251,7 @@ fn write_sources(dir: &Path) {
 /// `go` with a clean, offline, reproducible environment; `env` overrides
 /// (GOOS, GOARCH, CGO_ENABLED, CC...).
 fn go_command(go: &Go, dir: &Path, env: &[(&str, &str)]) -> Command {
-    let root = cache_root();
-    let mut cmd = Command::new(&go.bin);
-    cmd.current_dir(dir);
+    let mut cmd = support::go::command(&go.bin, dir, &cache_root().join("gopath"));
     for var in [
         "GOROOT",
         "GOEXPERIMENT",
@@ -278,19 +268,8 @@ fn go_command(go: &Go, dir: &Path, env: &[(&str, &str)]) -> Command {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("GOCACHE", support::go_cache())
-        .env("GOPATH", root.join("gopath"))
-        .env("GOENV", "off")
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOTOOLCHAIN", "local")
-        .env("GOPROXY", "off")
-        .env("GOSUMDB", "off")
-        .env("GOWORK", "off")
-        .env("GO111MODULE", "on")
-        .env("GOOS", "linux")
-        .env("GOARCH", "amd64")
+    cmd.env("GOARCH", "amd64")
         .env("GOARM", "7")
-        .env("CGO_ENABLED", "0")
         // git, for VCS stamping: no user or system configuration.
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1");
@@ -465,6 +444,12 @@ fn assert_explained(report: &Value, verdict: &str, field: &str, class: &str) {
         .unwrap_or_else(|| panic!("no difference named {field:?}: {shown}"));
     assert_eq!(d["class"], class, "{field}: {shown}");
     assert!(!d["why"].as_str().unwrap().is_empty());
+}
+
+/// Asserts that `field` is among the differences with `class`, and that
+/// `class` is the verdict.
+fn assert_decided_by(report: &Value, field: &str, class: &str) {
+    assert_explained(report, class, field, class);
 }
 
 // ------------------------------------------- what the Go tool says
@@ -653,19 +638,14 @@ fn explain_cgo_glibc_vs_musl_static_is_same_source() {
         "a static cgo binary (CGO_ENABLED=1, musl linked in) is said to have no libc"
     );
     assert_eq!(b["libc"], "musl");
-    assert_explained(&report, "same-source", "libc", "same-source");
-    assert_explained(&report, "same-source", "linkage", "same-source");
+    assert_decided_by(&report, "libc", "same-source");
+    assert_decided_by(&report, "linkage", "same-source");
     // The C compiler, where this Go records it (newer releases do), is benign.
     if a["go"]["settings"].get("CC").is_some() || b["go"]["settings"].get("CC").is_some() {
-        assert_explained(&report, "same-source", "go.build CC", "same-source");
+        assert_decided_by(&report, "go.build CC", "same-source");
     }
     // The external linker's flags are recorded (no -trimpath) and benign.
-    assert_explained(
-        &report,
-        "same-source",
-        "go.build -ldflags (linking)",
-        "same-source",
-    );
+    assert_decided_by(&report, "go.build -ldflags (linking)", "same-source");
 }
 
 #[test]
@@ -680,7 +660,7 @@ fn explain_trimpath_on_vs_off_is_same_source() {
     assert_eq!(report["a"]["facts"]["go"]["settings"]["-trimpath"], "true");
     // Only file system paths differ; explain.rs's own doc puts "paths" in
     // same-source, and the -trimpath difference is classed so.
-    assert_explained(&report, "same-source", "go.build -trimpath", "same-source");
+    assert_decided_by(&report, "go.build -trimpath", "same-source");
 }
 
 /// -trimpath keeps -ldflags out of the build info; without it they are
@@ -703,7 +683,7 @@ fn explain_trimpath_on_vs_off_with_the_same_x_value_is_same_source() {
         "-X main.version=2.0.0"
     );
     // Not recorded is not "no -ldflags": the same -X value is no difference in settings.
-    assert_explained(&report, "same-source", "go.build -trimpath", "same-source");
+    assert_decided_by(&report, "go.build -trimpath", "same-source");
 }
 
 #[test]
@@ -714,12 +694,7 @@ fn explain_x_values_under_trimpath_are_different_settings() {
     assert!(report["b"]["facts"]["go"]["settings"]
         .get("-ldflags")
         .is_none());
-    assert_explained(
-        &report,
-        "different-settings",
-        "content .rodata",
-        "different-settings",
-    );
+    assert_decided_by(&report, "content .rodata", "different-settings");
 }
 
 #[test]
@@ -727,8 +702,8 @@ fn explain_stripping_is_same_source() {
     let Some(go) = old_go() else { return };
     let stripped = go_binary("stripped", go, &[], &["-trimpath", "-ldflags=-s -w"]);
     let report = explain(&base(go), &stripped);
-    assert_explained(&report, "same-source", "symbols", "same-source");
-    assert_explained(&report, "same-source", "debug_info", "same-source");
+    assert_decided_by(&report, "symbols", "same-source");
+    assert_decided_by(&report, "debug_info", "same-source");
     assert_eq!(report["b"]["facts"]["symbols"], false);
     assert_eq!(report["b"]["facts"]["debug_info"], false);
 }
@@ -738,12 +713,7 @@ fn explain_build_tags_are_different_settings() {
     let Some(go) = old_go() else { return };
     let tagged = go_binary("tags", go, &[], &["-trimpath", "-tags=onebin_extra"]);
     let report = explain(&base(go), &tagged);
-    assert_explained(
-        &report,
-        "different-settings",
-        "go.build -tags",
-        "different-settings",
-    );
+    assert_decided_by(&report, "go.build -tags", "different-settings");
     let d = difference(&report, "go.build -tags").unwrap();
     assert_eq!(
         (d["a"].as_str(), d["b"].as_str()),
@@ -751,20 +721,23 @@ fn explain_build_tags_are_different_settings() {
     );
 }
 
-#[test]
-fn explain_two_commits_are_different_source() {
-    let Some(go) = old_go() else { return };
+/// `explain` of the first commit's build against `other` of `git_builds`;
+/// `None` (a visible skip) without Go or git.
+fn explain_against_first_commit(other: &str) -> Option<Value> {
+    let go = old_go()?;
     if !require("git") {
-        return;
+        return None;
     }
     let dir = git_builds(go);
-    let report = explain(&dir.join("c1"), &dir.join("c2"));
-    assert_explained(
-        &report,
-        "different-source",
-        "go.build vcs.revision",
-        "different-source",
-    );
+    Some(explain(&dir.join("c1"), &dir.join(other)))
+}
+
+#[test]
+fn explain_two_commits_are_different_source() {
+    let Some(report) = explain_against_first_commit("c2") else {
+        return;
+    };
+    assert_decided_by(&report, "go.build vcs.revision", "different-source");
     let settings = &report["a"]["facts"]["go"]["settings"];
     assert_eq!(settings["vcs"], "git");
     assert_eq!(settings["vcs.modified"], "false");
@@ -773,18 +746,10 @@ fn explain_two_commits_are_different_source() {
 
 #[test]
 fn explain_dirty_tree_is_different_source() {
-    let Some(go) = old_go() else { return };
-    if !require("git") {
+    let Some(report) = explain_against_first_commit("dirty") else {
         return;
-    }
-    let dir = git_builds(go);
-    let report = explain(&dir.join("c1"), &dir.join("dirty"));
-    assert_explained(
-        &report,
-        "different-source",
-        "go.build vcs.modified",
-        "different-source",
-    );
+    };
+    assert_decided_by(&report, "go.build vcs.modified", "different-source");
     let d = difference(&report, "go.build vcs.modified").unwrap();
     assert_eq!(
         (d["a"].as_str(), d["b"].as_str()),
@@ -801,12 +766,7 @@ fn explain_go_releases_are_different_toolchain() {
     let a = base(old);
     let b = base(new);
     let report = explain(&a, &b);
-    assert_explained(
-        &report,
-        "different-toolchain",
-        "go.version",
-        "different-toolchain",
-    );
+    assert_decided_by(&report, "go.version", "different-toolchain");
     let d = difference(&report, "go.version").unwrap();
     assert_eq!(d["a"], old.version.as_str());
     assert_eq!(d["b"], new.version.as_str());
@@ -819,40 +779,37 @@ fn explain_go_releases_are_different_toolchain() {
 fn explain_architectures_are_different_program() {
     let Some(go) = old_go() else { return };
     let report = explain(&base(go), &for_arch(go, "linux", "arm64"));
-    assert_explained(
-        &report,
-        "different-program",
-        "platform",
-        "different-program",
-    );
+    assert_decided_by(&report, "platform", "different-program");
     let d = difference(&report, "platform").unwrap();
     assert_eq!(
         (d["a"].as_str(), d["b"].as_str()),
         (Some("linux/amd64"), Some("linux/arm64"))
     );
-    assert_explained(
-        &report,
-        "different-program",
-        "go.build GOARCH",
-        "different-program",
-    );
+    assert_decided_by(&report, "go.build GOARCH", "different-program");
 }
 
+/// The same C source by gcc (glibc) and musl-gcc: only the libc differs,
+/// and everything else that differs follows from it.
 #[test]
-fn explain_c_programs_gcc_vs_musl_gcc_are_unknown() {
+fn explain_c_programs_gcc_vs_musl_gcc_are_same_source() {
     if !require("gcc") || !require("musl-gcc") {
         return;
     }
     let dir = c_builds();
     let report = explain(&dir.join("glibc"), &dir.join("musl"));
-    assert_explained(&report, "unknown", "bytes", "unknown");
-    assert_explained(&report, "unknown", "libc", "same-source");
+    assert_explained(&report, "same-source", "libc", "same-source");
     let d = difference(&report, "libc").unwrap();
     assert_eq!(
         (d["a"].as_str(), d["b"].as_str()),
         (Some("glibc"), Some("musl"))
     );
+    assert!(d.get("caused_by").is_none(), "{d:#}");
+    for field in ["interpreter", "content .text"] {
+        let d = difference(&report, field).unwrap_or_else(|| panic!("{field}: {report:#}"));
+        assert_eq!(d["caused_by"], "libc", "{field}: {d:#}");
+    }
     assert!(report["a"]["facts"]["go"].is_null());
+    assert_eq!(report["a"]["facts"]["toolchain"]["language"], "c");
     assert_eq!(
         report["b"]["facts"]["interpreter"],
         "/lib/ld-musl-x86_64.so.1"
@@ -860,7 +817,7 @@ fn explain_c_programs_gcc_vs_musl_gcc_are_unknown() {
     // A Go program against a C one: another program.
     if let Some(go) = old_go() {
         let report = explain(&base(go), &dir.join("glibc"));
-        assert_explained(&report, "different-program", "go", "different-program");
+        assert_decided_by(&report, "go", "different-program");
     }
 }
 
@@ -951,13 +908,8 @@ fn explain_reads_pe_macho_32_bit_and_big_endian_go_binaries() {
     assert_eq!(f["go"]["deps"][0]["replace"]["path"], "./dep");
     // Another OS and format: another program.
     let report = explain(&base(go), &for_arch(go, "windows", "amd64"));
-    assert_explained(
-        &report,
-        "different-program",
-        "platform",
-        "different-program",
-    );
-    assert_explained(&report, "different-program", "format", "different-program");
+    assert_decided_by(&report, "platform", "different-program");
+    assert_decided_by(&report, "format", "different-program");
 }
 
 // ------------------------------------ Go build info written by hand (ELF)
@@ -1208,12 +1160,7 @@ fn explain_reads_go_build_info_of_the_pointer_format_and_inline() {
     let a = tmp.path().join(CRAFTED[0].0);
     let c = tmp.path().join(CRAFTED[2].0);
     let report = explain(&a, &c);
-    assert_explained(
-        &report,
-        "different-toolchain",
-        "go.version",
-        "different-toolchain",
-    );
+    assert_decided_by(&report, "go.version", "different-toolchain");
 }
 
 /// Two sections of one name whose sizes add up past u64::MAX: a NOBITS
@@ -1269,16 +1216,7 @@ fn explain_bad_input_exits_2_with_a_clear_message() {
     let truncated = t.join("truncated");
     fs::write(&truncated, &real[..100]).unwrap();
     let random = t.join("random");
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let noise: Vec<u8> = (0..64 << 10)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
-    fs::write(&random, noise).unwrap();
+    fs::write(&random, support::noise(1, 64 << 10)).unwrap();
     let empty = t.join("empty");
     fs::write(&empty, b"").unwrap();
     let zeros = t.join("zeros");
@@ -1369,22 +1307,6 @@ fn platform_binaries(go: &Go) -> [(&'static str, PathBuf); 3] {
     ]
 }
 
-/// onebin run in `cwd` (a temp dir, outside any git checkout), without the
-/// CI's variables.
-fn onebin_in(cwd: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onebin"));
-    cmd.args(args).current_dir(cwd);
-    for (key, _) in std::env::vars_os() {
-        let k = key.to_string_lossy();
-        if k.starts_with("CI_") || k.starts_with("GITHUB_") {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd.env_remove("SOURCE_DATE_EPOCH");
-    cmd.env("GIT_CEILING_DIRECTORIES", cwd.parent().unwrap_or(cwd));
-    cmd.output().expect("onebin runs")
-}
-
 /// `onebin package` of the binaries into an OCI layout: `oci:DIR:v1`. Made
 /// once per set of binaries and build of onebin (and kept, like the Go
 /// builds): the tests only read it.
@@ -1404,19 +1326,15 @@ fn package_image(binaries: &[(&str, PathBuf)]) -> String {
     }
     let dir = cached("image", &key, |out| {
         let mut args = vec!["package".to_string(), "-q".to_string()];
-        for (platform, file) in binaries {
-            args.push("--binary".into());
-            args.push(format!("{platform}={}", file.display()));
-        }
+        args.extend(binary_args(binaries));
         args.extend([
             "--path".into(),
             IMAGE_PATH.into(),
             "--dest".into(),
             format!("oci:{}:v1", out.join("layout").display()),
         ]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let cwd = tempfile::tempdir().unwrap();
-        let out = onebin_in(cwd.path(), &args);
+        let out = onebin_in(cwd.path(), &strs(&args), &[]);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -1443,7 +1361,7 @@ fn archive(dir: &Path, name: &str, member: &str, binary: &Path) -> PathBuf {
     let out = dir.join(name);
     let top = member.split('/').next().unwrap();
     if name.ends_with(".zip") {
-        if require_quiet("zip") {
+        if on_path("zip") {
             run(Command::new("zip")
                 .args(["-q", "-r"])
                 .arg(&out)
@@ -1476,13 +1394,6 @@ fn archive(dir: &Path, name: &str, member: &str, binary: &Path) -> PathBuf {
             .current_dir(stage.path()));
     }
     out
-}
-
-fn require_quiet(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 fn sha256_file(path: &Path) -> String {
@@ -1520,12 +1431,7 @@ fn verify(image: &str, args: &[&str]) -> (i32, Value, String) {
 }
 
 fn result<'a>(report: &'a Value, platform: &str) -> &'a Value {
-    report["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["platform"] == platform)
-        .unwrap_or_else(|| panic!("no result for {platform}: {report:#}"))
+    support::with_platform(&report["results"], platform)
 }
 
 fn statuses(report: &Value) -> BTreeMap<String, String> {
@@ -1547,6 +1453,41 @@ fn all_match() -> BTreeMap<String, String> {
         .iter()
         .map(|p| (p.to_string(), "match".to_string()))
         .collect()
+}
+
+/// `all_match`, but `platform` has `status`.
+fn all_match_but(platform: &str, status: &str) -> BTreeMap<String, String> {
+    let mut expected = all_match();
+    expected.insert(platform.into(), status.into());
+    expected
+}
+
+/// `verify`, which must pass (exit 0, ok); the report.
+fn verify_ok(image: &str, args: &[&str]) -> Value {
+    let (code, report, err) = verify(image, args);
+    assert_eq!(code, 0, "{args:?}: {report:#}{err}");
+    assert_eq!(report["ok"], true);
+    report
+}
+
+/// `verify`, which must find a difference (exit 1, not ok); the report.
+fn verify_fails(image: &str, args: &[&str]) -> Value {
+    let (code, report, err) = verify(image, args);
+    assert_eq!(code, 1, "{args:?}: {report:#}{err}");
+    assert_eq!(report["ok"], false);
+    report
+}
+
+/// `onebin verify IMAGE --path P --release DIR` in text mode.
+fn verify_text(image: &str, release: &Path) -> Output {
+    onebin(&[
+        "verify",
+        image,
+        "--path",
+        IMAGE_PATH,
+        "--release",
+        s(release),
+    ])
 }
 
 /// Prerequisites of the verify tests; the image and the binaries it holds.
@@ -1578,9 +1519,7 @@ fn verify_release_of_raw_binaries_and_archives_matches() {
     fs::write(release.join("README.md"), "not a binary\n").unwrap();
     fs::write(release.join("checksums.txt"), checksums(&[&raw, &gz, &xz])).unwrap();
 
-    let (code, report, err) = verify(&image, &["--release", s(&release)]);
-    assert_eq!(code, 0, "{report:#}{err}");
-    assert_eq!(report["ok"], true);
+    let report = verify_ok(&image, &["--release", s(&release)]);
     assert_eq!(statuses(&report), all_match(), "{report:#}");
     assert!(report["digest"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(report["path"], IMAGE_PATH);
@@ -1598,23 +1537,15 @@ fn verify_release_of_raw_binaries_and_archives_matches() {
     assert!(sums.iter().all(|c| c["status"] == "ok"), "{report:#}");
 
     // Text mode says the same.
-    let out = onebin(&[
-        "verify",
-        &image,
-        "--path",
-        IMAGE_PATH,
-        "--release",
-        s(&release),
-    ]);
+    let out = verify_text(&image, &release);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("OK: the release and the image carry the same binaries"));
 
     // Only one platform.
-    let (code, report, err) = verify(
+    let report = verify_ok(
         &image,
         &["--release", s(&release), "--platform", "linux/arm64"],
     );
-    assert_eq!(code, 0, "{report:#}{err}");
     assert_eq!(statuses(&report).len(), 1, "{report:#}");
     assert_eq!(result(&report, "linux/arm64")["status"], "match");
 }
@@ -1626,7 +1557,7 @@ fn verify_zip_and_zstd_archives_through_a_checksums_file() {
         return;
     };
     // zip, or python3's zipfile in its place.
-    if !require_quiet("zip") && !require("python3") {
+    if !on_path("zip") && !require("python3") {
         return;
     }
     let release = tmp.path().join("release");
@@ -1646,9 +1577,7 @@ fn verify_zip_and_zstd_archives_through_a_checksums_file() {
     let sums = release.join("checksums.txt");
     fs::write(&sums, checksums(&[&zip, &arm64_asset, &raw_arm])).unwrap();
 
-    let (code, report, err) = verify(&image, &["--checksums", s(&sums)]);
-    assert_eq!(code, 0, "{report:#}{err}");
-    assert_eq!(report["ok"], true);
+    let report = verify_ok(&image, &["--checksums", s(&sums)]);
     assert_eq!(statuses(&report), all_match(), "{report:#}");
     assert_eq!(
         result(&report, "linux/amd64")["release"]["member"],
@@ -1663,15 +1592,9 @@ fn verify_binary_flags_match() {
     let Some((image, binaries)) = verify_setup() else {
         return;
     };
-    let mut args = Vec::new();
-    for (platform, file) in &binaries {
-        args.push("--binary".to_string());
-        args.push(format!("{platform}={}", file.display()));
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (code, report, err) = verify(&image, &args);
-    assert_eq!(code, 0, "{report:#}{err}");
-    assert_eq!(report["ok"], true);
+    let args = binary_args(&binaries);
+    let args = strs(&args);
+    let report = verify_ok(&image, &args);
     assert_eq!(statuses(&report), all_match(), "{report:#}");
     // No checksums file, no checksums in the report.
     assert!(report
@@ -1683,12 +1606,12 @@ fn verify_binary_flags_match() {
     let extra = format!("linux/s390x={}", s390x.display());
     let mut with_extra = args.clone();
     with_extra.extend(["--binary", extra.as_str()]);
-    let (code, report, err) = verify(&image, &with_extra);
-    assert_eq!(code, 1, "{report:#}{err}");
-    assert_eq!(report["ok"], false);
-    let mut expected = all_match();
-    expected.insert("linux/s390x".into(), "missing-in-image".into());
-    assert_eq!(statuses(&report), expected, "{report:#}");
+    let report = verify_fails(&image, &with_extra);
+    assert_eq!(
+        statuses(&report),
+        all_match_but("linux/s390x", "missing-in-image"),
+        "{report:#}"
+    );
     let r = result(&report, "linux/s390x");
     assert!(r["image"].is_null(), "{r:#}");
     assert_eq!(r["release"]["sha256"], sha256_file(&s390x).as_str());
@@ -1707,38 +1630,41 @@ fn verify_mismatch_is_explained_as_different_settings() {
     archive(&release, "app_linux_arm64.tar.gz", "app", &arm64);
     copy_exe(&arm, &release.join("app_linux_armv7"));
 
-    let (code, report, err) = verify(&image, &["--release", s(&release)]);
-    assert_eq!(code, 1, "{report:#}{err}");
-    assert_eq!(report["ok"], false);
-    let mut expected = all_match();
-    expected.insert("linux/amd64".into(), "mismatch".into());
-    assert_eq!(statuses(&report), expected, "{report:#}");
+    let report = verify_fails(&image, &["--release", s(&release)]);
+    assert_eq!(
+        statuses(&report),
+        all_match_but("linux/amd64", "mismatch"),
+        "{report:#}"
+    );
     let r = result(&report, "linux/amd64");
     assert_eq!(r["release"]["sha256"], sha256_file(&wrong).as_str());
     assert_ne!(r["image"]["sha256"], r["release"]["sha256"]);
     let explanation = &r["explanation"];
-    assert_explained(
-        explanation,
-        "different-settings",
-        "content .rodata",
-        "different-settings",
-    );
+    assert_decided_by(explanation, "content .rodata", "different-settings");
 
-    let out = onebin(&[
-        "verify",
-        &image,
-        "--path",
-        IMAGE_PATH,
-        "--release",
-        s(&release),
-    ]);
+    let out = verify_text(&image, &release);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("explain: different-settings"),
-        "{}",
-        stdout(&out)
+    let text = stdout(&out);
+    assert!(text.contains("explain: different-settings"), "{text}");
+    // The root cause, with both values and why, right under the verdict.
+    let rodata = difference(explanation, "content .rodata").unwrap();
+    let line = format!(
+        "content .rodata [different-settings]: image {} / release {}",
+        rodata["a"].as_str().unwrap(),
+        rodata["b"].as_str().unwrap()
     );
-    assert!(stdout(&out).contains("FAILED"), "{}", stdout(&out));
+    let at = text
+        .find(&line)
+        .unwrap_or_else(|| panic!("no {line:?} in:\n{text}"));
+    assert!(
+        text[at..].contains("-X values are the likely cause"),
+        "{text}"
+    );
+    assert!(
+        text.find("explain: different-settings").unwrap() < at,
+        "{text}"
+    );
+    assert!(text.contains("FAILED"), "{text}");
 }
 
 #[test]
@@ -1751,12 +1677,12 @@ fn verify_platform_missing_in_release() {
     copy_exe(&amd64, &release.join("app_linux_amd64"));
     archive(&release, "app_linux_arm64.tar.xz", "app", &arm64);
 
-    let (code, report, err) = verify(&image, &["--release", s(&release)]);
-    assert_eq!(code, 1, "{report:#}{err}");
-    assert_eq!(report["ok"], false);
-    let mut expected = all_match();
-    expected.insert("linux/arm/v7".into(), "missing-in-release".into());
-    assert_eq!(statuses(&report), expected, "{report:#}");
+    let report = verify_fails(&image, &["--release", s(&release)]);
+    assert_eq!(
+        statuses(&report),
+        all_match_but("linux/arm/v7", "missing-in-release"),
+        "{report:#}"
+    );
     let r = result(&report, "linux/arm/v7");
     assert!(r["release"].is_null());
     assert_eq!(r["image"]["sha256"].as_str().unwrap().len(), 64);
@@ -1783,9 +1709,7 @@ fn verify_lying_checksums_file_fails() {
     fs::write(&sums, lies).unwrap();
 
     for args in [["--checksums", s(&sums)], ["--release", s(&release)]] {
-        let (code, report, err) = verify(&image, &args);
-        assert_eq!(code, 1, "{args:?}: {report:#}{err}");
-        assert_eq!(report["ok"], false);
+        let report = verify_fails(&image, &args);
         // The binaries themselves are the image's: only the checksums file lies.
         assert_eq!(statuses(&report), all_match(), "{report:#}");
         let lie = report["checksums"]
@@ -1817,7 +1741,7 @@ fn verify_archive_member_escaping_with_dotdot_is_bad_input() {
         .write_all(&compress(&tar, Compression::Gzip))
         .unwrap();
     let mut cases = vec![evil.clone()];
-    if require_quiet("python3") {
+    if on_path("python3") {
         let zip = tmp.path().join("zip/app_linux_amd64.zip");
         fs::create_dir_all(zip.parent().unwrap()).unwrap();
         run(Command::new("python3")

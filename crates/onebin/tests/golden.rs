@@ -5,9 +5,9 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
+use support::{binary_args, isolated::onebin_in, strs};
 
 /// The index digest of the example binaries packaged with the flags below.
 const GOLDEN_INDEX: &str =
@@ -19,25 +19,12 @@ const GOLDEN_ZSTD_INDEX: &str =
 /// Runs onebin outside any git checkout and without CI variables, so that
 /// no provenance label depends on where the test runs.
 fn package(dir: &Path, binaries: &Path, extra: &[&str], epoch: &str) -> Value {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onebin"));
-    cmd.current_dir(dir).env("SOURCE_DATE_EPOCH", epoch);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CI_") || key.starts_with("GITHUB_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.args([
-        "package",
-        "--binary",
-        &format!(
-            "linux/amd64={}",
-            binaries.join("hello_linux_amd64").display()
-        ),
-        "--binary",
-        &format!(
-            "linux/arm64={}",
-            binaries.join("hello_linux_arm64").display()
-        ),
+    let mut args = vec!["package".to_string()];
+    args.extend(binary_args(&[
+        ("linux/amd64", binaries.join("hello_linux_amd64")),
+        ("linux/arm64", binaries.join("hello_linux_arm64")),
+    ]));
+    let flags = [
         "--path",
         "/usr/local/bin/hello",
         "--dest",
@@ -47,23 +34,15 @@ fn package(dir: &Path, binaries: &Path, extra: &[&str], epoch: &str) -> Value {
         "--label",
         "org.opencontainers.image.source=https://example.com/hello",
         "--json",
-    ]);
-    cmd.args(extra);
-    let out = support::run(&mut cmd);
+    ];
+    args.extend(flags.iter().chain(extra).map(|a| a.to_string()));
+    let out = onebin_in(dir, &strs(&args), &[("SOURCE_DATE_EPOCH", epoch)]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn example_binaries(into: &Path) {
-    let image = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello/image");
-    let out = support::onebin(&[
-        "extract",
-        &format!("oci:{image}"),
-        "--path",
-        "/usr/local/bin/hello",
-        "--out",
-        into.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", support::stderr(&out));
+    support::extract_json(support::EXAMPLE_IMAGE, "/usr/local/bin/hello", into, &[]);
 }
 
 #[test]

@@ -16,8 +16,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::{json, Value};
-use support::{extract_fails, onebin, require, require_docker, run, s, sha256_hex, stderr, stdout};
+use serde_json::Value;
+use support::{
+    extract_fails, extract_one, require, require_docker, run, s, sha256_hex, stderr, stdout,
+};
 
 fn docker(args: &[&str]) -> Output {
     run(Command::new("docker").args(args))
@@ -169,31 +171,10 @@ fn docker_cp(container: &str, path: &str, dest: &Path) -> Result<(Vec<u8>, u32),
     Ok((fs::read(dest).unwrap(), meta.permissions().mode() & 0o7777))
 }
 
-/// `onebin extract --json`; panics with onebin's output on failure.
+/// `extract_one`, and the file's permission bits.
 fn extract(image: &str, path: &str, out: &Path) -> (Vec<u8>, u32, Value) {
-    let o = onebin(&[
-        "extract",
-        "--quiet",
-        image,
-        "--path",
-        path,
-        "--out",
-        s(out),
-        "--json",
-    ]);
-    assert!(
-        o.status.success(),
-        "onebin extract {image} --path {path}:\n{}",
-        stderr(&o)
-    );
-    let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let files = report["files"].as_array().unwrap();
-    assert_eq!(files.len(), 1, "{report:#}");
-    let file = files[0].clone();
+    let (bytes, file) = extract_one(image, path, out);
     let output = file["output"].as_str().unwrap();
-    let bytes = fs::read(output).unwrap();
-    assert_eq!(file["sha256"], json!(sha256_hex(&bytes)));
-    assert_eq!(file["size"], json!(bytes.len()));
     // The engine builds for its own platform.
     assert!(
         file["platform"].as_str().unwrap().starts_with("linux/"),
@@ -300,15 +281,24 @@ fn layer_with_entry(archive: &Path, tag: &str, entry: &str) -> (Vec<String>, usi
     (diff_ids, hits[0])
 }
 
-#[test]
-fn docker_build_layers_match_docker_cp() {
+/// The base image built for `test` in a temp dir, removed by the `Cleanup`;
+/// `None` (a visible skip) without Docker, musl-gcc or busybox.
+fn base_in_tempdir(test: &str) -> Option<(tempfile::TempDir, Cleanup, Base)> {
     if !require_docker() || !require("musl-gcc") || !require("busybox") {
-        return;
+        return None;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let t = tmp.path();
     let mut cleanup = Cleanup::default();
-    let base = build_base(t, "cp", &mut cleanup);
+    let base = build_base(tmp.path(), test, &mut cleanup);
+    Some((tmp, cleanup, base))
+}
+
+#[test]
+fn docker_build_layers_match_docker_cp() {
+    let Some((tmp, mut cleanup, base)) = base_in_tempdir("cp") else {
+        return;
+    };
+    let t = tmp.path();
     let container = create_container(&base.image, &mut cleanup);
     let saved = t.join("saved.tar");
     docker(&["save", "-o", s(&saved), &base.image]);
@@ -382,13 +372,10 @@ fn docker_build_layers_match_docker_cp() {
 
 #[test]
 fn docker_save_of_two_images_and_engine_ids() {
-    if !require_docker() || !require("musl-gcc") || !require("busybox") {
+    let Some((tmp, mut cleanup, base)) = base_in_tempdir("two") else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
+    };
     let t = tmp.path();
-    let mut cleanup = Cleanup::default();
-    let base = build_base(t, "two", &mut cleanup);
 
     // A second image on top of the first: it deletes the app the symlinks
     // lead to, and adds one file.

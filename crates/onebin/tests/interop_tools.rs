@@ -13,27 +13,12 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 use support::{
-    extract_fails, list_files, noise, onebin, require, run, s, sha256_hex, stderr, stdout, Layout,
+    extract_fails, extract_json, extract_one, list_files, noise, onebin, require, run, s,
+    sha256_hex, skopeo, stderr, Layout,
 };
 
 fn umoci(args: &[&str]) {
     run(Command::new("umoci").args(args));
-}
-
-/// `skopeo copy`, with a signature policy of its own in `tmp` (the images are
-/// local and unsigned), so the machine's policy.json plays no part.
-fn skopeo_copy(tmp: &Path, args: &[&str]) {
-    let policy = tmp.join("policy.json");
-    if !policy.exists() {
-        fs::write(
-            &policy,
-            r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
-        )
-        .unwrap();
-    }
-    run(Command::new("skopeo")
-        .args(["--policy", s(&policy), "copy", "--quiet"])
-        .args(args));
 }
 
 fn write(path: &Path, bytes: &[u8], mode: u32) {
@@ -85,43 +70,6 @@ fn resolve_in_root(root: &Path, path: &str) -> PathBuf {
         }
     }
     root.join(current.join("/"))
-}
-
-/// `onebin extract --json`; panics with onebin's output on failure.
-fn extract_json(image: &str, path: &str, out: &Path, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "extract",
-        "--quiet",
-        image,
-        "--path",
-        path,
-        "--out",
-        s(out),
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    let o = onebin(&args);
-    assert!(
-        o.status.success(),
-        "onebin {args:?} failed ({:?}):\n{}",
-        o.status.code(),
-        stderr(&o)
-    );
-    serde_json::from_str(&stdout(&o))
-        .unwrap_or_else(|e| panic!("--json output: {e}\n{}", stdout(&o)))
-}
-
-/// Extracts one path of a single-platform image, returning the bytes written
-/// and the report's entry for it, after checking the report against the file.
-fn extract_one(image: &str, path: &str, out: &Path) -> (Vec<u8>, Value) {
-    let report = extract_json(image, path, out, &[]);
-    let files = report["files"].as_array().unwrap();
-    assert_eq!(files.len(), 1, "{image} {path}: {report:#}");
-    let file = files[0].clone();
-    let bytes = fs::read(file["output"].as_str().unwrap()).unwrap();
-    assert_eq!(file["sha256"], json!(sha256_hex(&bytes)), "{image} {path}");
-    assert_eq!(file["size"], json!(bytes.len()), "{image} {path}");
-    (bytes, file)
 }
 
 /// The manifest that `oci:DIR:TAG` names, read from the layout as written.
@@ -506,11 +454,11 @@ fn skopeo_transports_give_the_same_bytes() {
     let docker_archive = tmp.path().join("image-docker.tar");
     let oci_copy = tmp.path().join("copy");
     let zstd_copy = tmp.path().join("zstd");
-    skopeo_copy(
+    skopeo::copy(
         tmp.path(),
         &[&source, &format!("oci-archive:{}:t", s(&oci_archive))],
     );
-    skopeo_copy(
+    skopeo::copy(
         tmp.path(),
         &[
             "--additional-tag",
@@ -522,8 +470,8 @@ fn skopeo_transports_give_the_same_bytes() {
             ),
         ],
     );
-    skopeo_copy(tmp.path(), &[&source, &format!("oci:{}:t", s(&oci_copy))]);
-    skopeo_copy(
+    skopeo::copy(tmp.path(), &[&source, &format!("oci:{}:t", s(&oci_copy))]);
+    skopeo::copy(
         tmp.path(),
         &[
             "--dest-compress-format",
@@ -610,28 +558,19 @@ fn skopeo_transports_give_the_same_bytes() {
 fn go_build(tmp: &Path, arch: &str) -> PathBuf {
     let src = tmp.join("gosrc");
     if !src.exists() {
-        write(
-            &src.join("go.mod"),
-            b"module example.com/app\n\ngo 1.19\n",
-            0o644,
-        );
-        write(
-            &src.join("main.go"),
-            b"package main\n\nfunc main() { println(\"hello from the onebin interop test\") }\n",
-            0o644,
-        );
+        for (name, text) in [
+            ("go.mod", "module example.com/app\n\ngo 1.19\n"),
+            (
+                "main.go",
+                "package main\n\nfunc main() { println(\"hello from the onebin interop test\") }\n",
+            ),
+        ] {
+            write(&src.join(name), text.as_bytes(), 0o644);
+        }
     }
     let out = tmp.join(format!("app-{arch}"));
-    run(Command::new("go")
+    run(support::go::command("go", &src, &tmp.join("gopath"))
         .args(["build", "-trimpath", "-o", s(&out), "."])
-        .current_dir(&src)
-        .env("GOCACHE", support::go_cache())
-        .env("GOPATH", tmp.join("gopath"))
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOPROXY", "off")
-        .env("GOTOOLCHAIN", "local")
-        .env("CGO_ENABLED", "0")
-        .env("GOOS", "linux")
         .env("GOARCH", arch));
     out
 }
@@ -807,7 +746,7 @@ fn multi_arch_index_from_umoci_images() {
 
     // skopeo copies the whole index, attestation included; same result.
     let copy = t.join("copied");
-    skopeo_copy(t, &["--all", &image, &format!("oci:{}:t", s(&copy))]);
+    skopeo::copy(t, &["--all", &image, &format!("oci:{}:t", s(&copy))]);
     let copied_root = layout_root_descriptor(&copy);
     let copied_index = blob_json(&copy, copied_root["digest"].as_str().unwrap());
     let kept: Vec<&Value> = copied_index["manifests"]

@@ -3,9 +3,22 @@
 
 use std::path::Path;
 
-use super::{combinations, Job, JobStep};
+use super::{combinations, Dialect, Job, JobStep};
+use crate::collect::Collector;
 use crate::model::{runner_toolchain, toolchain_from_image, Warning};
+use crate::reader::Reader;
 use crate::yaml::{deep_merge, Node, Value};
+
+/// GitLab CI: `.gitlab-ci.yml` and its local includes.
+pub struct GitlabCi;
+
+impl Reader for GitlabCi {
+    fn read(&self, collector: &mut Collector) {
+        if let Some(jobs) = jobs(collector.root, &mut collector.warnings) {
+            collector.add_ci(Dialect::Gitlab, jobs);
+        }
+    }
+}
 
 const GLOBAL_KEYS: &[&str] = &[
     "default",
@@ -81,18 +94,7 @@ fn load(
         return None;
     }
     files.push(rel.clone());
-    let text = crate::read_text(root, &rel, warnings)?;
-    let doc = match crate::yaml::parse(&text) {
-        Ok(d) => d,
-        Err(e) => {
-            warnings.push(Warning {
-                file: rel.clone(),
-                line: e.line,
-                message: format!("invalid YAML: {}", e.message),
-            });
-            return None;
-        }
-    };
+    let doc = crate::files::read_yaml(root, &rel, warnings)?;
     if !doc.is_map() && !doc.is_null() {
         warnings.push(Warning {
             file: rel.clone(),
@@ -110,7 +112,7 @@ fn load(
         match inc {
             Include::Local(path) => {
                 if path.contains('*') {
-                    for p in crate::glob_files(root, &path) {
+                    for p in crate::files::glob_files(root, &path) {
                         if let Some(n) = load(root, &p, depth + 1, files, warnings) {
                             merged = deep_merge(&merged, &n);
                         }
@@ -266,14 +268,38 @@ pub fn jobs(root: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Job>> {
     }
     let mut files = Vec::new();
     let all = load(root, ".gitlab-ci.yml", 0, &mut files, warnings)?;
-    let default = all.at("default");
-    let global_vars = variables(all.at("variables"));
-    let global_image = image_name(default.at("image")).or_else(|| image_name(all.at("image")));
+    let pipeline = Pipeline {
+        all: &all,
+        default: all.at("default"),
+        vars: variables(all.at("variables")),
+        image: image_name(all.at("default").at("image")).or_else(|| image_name(all.at("image"))),
+    };
     let mut jobs = Vec::new();
     for (name, node) in all.entries() {
         if GLOBAL_KEYS.contains(&name) && name != "pages" || name.starts_with('.') {
             continue;
         }
+        if let Some(job) = pipeline.job(name, node, warnings) {
+            jobs.push(job);
+        }
+    }
+    Some(jobs)
+}
+
+/// The whole pipeline, with what its jobs inherit.
+struct Pipeline<'a> {
+    all: &'a Node,
+    default: &'a Node,
+    /// Global `variables:`.
+    vars: Vec<(String, String)>,
+    /// `default: image:`, else the global `image:`.
+    image: Option<(String, usize)>,
+}
+
+impl Pipeline<'_> {
+    /// One job, its `extends` resolved; a job without a script, or that is
+    /// not a mapping, is a warning and `None`.
+    fn job(&self, name: &str, node: &Node, warnings: &mut Vec<Warning>) -> Option<Job> {
         let file = node
             .at("__file")
             .as_str()
@@ -285,84 +311,97 @@ pub fn jobs(root: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Job>> {
                 line: node.line,
                 message: format!("'{name}' is neither a keyword nor a job"),
             });
-            continue;
+            return None;
         }
-        let job = resolve_extends(name, &all, 0, warnings, &file);
-        for (k, _) in job.as_map() {
-            let Some(key) = k.as_str() else { continue };
-            if key != "__file" && !JOB_KEYS.contains(&key) {
-                let k = key;
-                warnings.push(Warning {
-                    file: file.clone(),
-                    line: k_line(job.as_map(), key),
-                    message: format!("job '{name}': unknown key '{k}'"),
-                });
-            }
-        }
+        let job = resolve_extends(name, self.all, 0, warnings, &file);
+        warn_unknown_keys(name, &job, &file, warnings);
         if job.get("script").is_none() && job.get("trigger").is_none() && job.get("run").is_none() {
             warnings.push(Warning {
                 file: file.clone(),
                 line: job.line,
                 message: format!("job '{name}' has no script"),
             });
-            continue;
+            return None;
         }
-        let inherit_default = !matches!(job.at("inherit").at("default").as_str(), Some("false"));
-        let pick = |key: &str| -> Node {
-            match job.get(key) {
-                Some(n) => n.clone(),
-                None if inherit_default => default
-                    .get(key)
-                    .or_else(|| all.get(key))
-                    .cloned()
-                    .unwrap_or_else(|| Node::null(0)),
-                None => Node::null(0),
-            }
-        };
-        let image = image_name(job.at("image")).or_else(|| global_image.clone());
-        let toolchain = match &image {
+        let toolchain = match image_name(job.at("image")).or_else(|| self.image.clone()) {
             Some((img, line)) => {
-                let img = crate::shell::Env(global_vars.clone()).expand(img);
-                toolchain_from_image(&img, &file, *line)
+                let img = crate::shell::Env(self.vars.clone()).expand(&img);
+                toolchain_from_image(&img, &file, line)
             }
             None => runner_toolchain("the runner (no image)", &file, job.line),
         };
         // Paths under the checkout are paths in the project.
         let mut env = vec![("CI_PROJECT_DIR".to_string(), ".".to_string())];
-        env.extend(global_vars.iter().cloned());
+        env.extend(self.vars.iter().cloned());
         env.extend(variables(job.at("variables")));
-        let mut lines = Vec::new();
-        for key in ["before_script", "script", "after_script"] {
-            lines.extend(pick(key).lines());
-        }
-        let mut matrix = Vec::new();
-        for entry in job.at("parallel").at("matrix").as_seq() {
-            let axes: Vec<(String, Vec<String>)> = entry
-                .entries()
-                .map(|(k, v)| {
-                    (
-                        k.to_string(),
-                        v.strings().into_iter().map(|(s, _)| s).collect(),
-                    )
-                })
-                .collect();
-            matrix.extend(combinations(&axes));
-        }
         let publishes = job.get("artifacts").is_some() || job.get("release").is_some();
-        jobs.push(Job {
+        Some(Job {
             name: name.to_string(),
             stage: job.at("stage").as_str().map(str::to_string),
             file,
             line: job.line,
             toolchain,
             env,
-            matrix,
+            matrix: matrix(job.at("parallel").at("matrix")),
             steps: vec![JobStep::Script {
-                lines,
+                lines: self.script_lines(&job),
                 env: Vec::new(),
             }],
             publishes,
-        });
+        })
     }
-    Some(jobs)
+
+    /// `before_script`, `script`, `after_script`, each the job's own or,
+    /// unless `inherit: default: false`, the default's or the global one.
+    fn script_lines(&self, job: &Node) -> Vec<(String, usize)> {
+        let inherit_default = !matches!(job.at("inherit").at("default").as_str(), Some("false"));
+        let pick = |key: &str| -> Node {
+            match job.get(key) {
+                Some(n) => n.clone(),
+                None if inherit_default => self
+                    .default
+                    .get(key)
+                    .or_else(|| self.all.get(key))
+                    .cloned()
+                    .unwrap_or_else(|| Node::null(0)),
+                None => Node::null(0),
+            }
+        };
+        let mut lines = Vec::new();
+        for key in ["before_script", "script", "after_script"] {
+            lines.extend(pick(key).lines());
+        }
+        lines
+    }
+}
+
+fn warn_unknown_keys(name: &str, job: &Node, file: &str, warnings: &mut Vec<Warning>) {
+    for (k, _) in job.as_map() {
+        let Some(key) = k.as_str() else { continue };
+        if key != "__file" && !JOB_KEYS.contains(&key) {
+            warnings.push(Warning {
+                file: file.to_string(),
+                line: k_line(job.as_map(), key),
+                message: format!("job '{name}': unknown key '{key}'"),
+            });
+        }
+    }
+}
+
+/// `parallel: matrix:`: every entry's combinations.
+fn matrix(node: &Node) -> Vec<Vec<(String, String)>> {
+    let mut matrix = Vec::new();
+    for entry in node.as_seq() {
+        let axes: Vec<(String, Vec<String>)> = entry
+            .entries()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    v.strings().into_iter().map(|(s, _)| s).collect(),
+                )
+            })
+            .collect();
+        matrix.extend(combinations(&axes));
+    }
+    matrix
 }

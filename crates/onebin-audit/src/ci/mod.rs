@@ -1,5 +1,7 @@
 //! CI configurations, read into one shape: jobs with a toolchain, variables,
-//! an optional matrix, and steps.
+//! an optional matrix, and steps. Each CI system is a module with a
+//! `Reader` (listed in `reader::CI_SYSTEMS`) that hands its jobs to the
+//! collector; the collector runs them once every system is read.
 
 pub mod github;
 pub mod gitlab;
@@ -33,20 +35,25 @@ pub enum JobStep {
     /// `actions/setup-go` and friends change the toolchain from here on.
     Toolchain(Toolchain),
     /// `docker/build-push-action`.
-    Docker {
-        file: Option<String>,
-        context: Option<String>,
-        platforms: Vec<String>,
-        tags: Vec<String>,
-        target: Option<String>,
-        line: usize,
-    },
+    Docker(DockerStep),
     /// `goreleaser/goreleaser-action`.
     Goreleaser { line: usize },
     /// A onebin template (`extends: .onebin-package`, the composite actions).
     Onebin { verb: String, line: usize },
     /// An upload or release action.
     Publishes,
+}
+
+/// An image build a CI step asks for, as the config writes it (variables
+/// not yet expanded).
+#[derive(Debug, Clone)]
+pub struct DockerStep {
+    pub file: Option<String>,
+    pub context: Option<String>,
+    pub platforms: Vec<String>,
+    pub tags: Vec<String>,
+    pub target: Option<String>,
+    pub line: usize,
 }
 
 /// Which dialect the project's CI speaks, for the changes we propose.

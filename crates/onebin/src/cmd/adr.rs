@@ -22,9 +22,31 @@ pub struct Args {
     pub dry_run: bool,
 }
 
+/// Reads `DIR/docs/ARCHITECTURE.md` once: the audit looks in it for a
+/// decision already taken, and the ADR is written into it.
 pub fn run(args: &Args) -> Result<AdrReport> {
-    let report = onebin_audit::audit(&args.dir)?;
-    adr(&args.dir, &report, args.option, args.dry_run)
+    let path = args.dir.join(onebin_audit::ARCHITECTURE_MD);
+    // A DIR that is not a directory is the audit's error to report.
+    let existing = if args.dir.is_dir() {
+        read_existing(&path)?
+    } else {
+        None
+    };
+    let report = onebin_audit::audit_with_architecture(&args.dir, existing.as_deref())?;
+    adr(path, existing, &report, args.option, args.dry_run)
+}
+
+/// The file's text; `None` when there is no file yet.
+fn read_existing(path: &Path) -> Result<Option<String>> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            Ok(Some(String::from_utf8(bytes).map_err(|_| {
+                anyhow::anyhow!("{}: not UTF-8 text", path.display())
+            })?))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 /// `YYYY-MM-DD` of `SOURCE_DATE_EPOCH`, else of today (also when the
@@ -66,23 +88,16 @@ impl Report for AdrReport {
     }
 }
 
-/// Adds or updates the onebin ADR in `DIR/docs/ARCHITECTURE.md`; writes
-/// nothing with `dry_run`, nor when the file would not change.
+/// Adds or updates the onebin ADR in `path` (`existing` is its text, when
+/// there is a file); writes nothing with `dry_run`, nor when the file
+/// would not change.
 pub fn adr(
-    dir: &Path,
+    path: PathBuf,
+    existing: Option<String>,
     report: &onebin_audit::Report,
     option: Option<OptionKind>,
     dry_run: bool,
 ) -> Result<AdrReport> {
-    let path = dir.join("docs").join("ARCHITECTURE.md");
-    let existing = match std::fs::read(&path) {
-        Ok(bytes) => Some(
-            String::from_utf8(bytes)
-                .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?,
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
     let text = onebin_audit::adr::update(existing.as_deref(), report, option, &today());
     let changed = existing.as_deref() != Some(text.as_str());
     if changed && !dry_run {

@@ -68,7 +68,8 @@ pub fn compare(a: Side, b: Side) -> ExplainReport {
 }
 
 impl Report for ExplainReport {
-    /// The verdict, then each difference with both values.
+    /// The verdict, then each difference with both values; a consequence
+    /// says what caused it.
     fn render(&self) -> String {
         let mut out = format!(
             "verdict: {}\n  a: {}  sha256:{}\n  b: {}  sha256:{}\n",
@@ -79,13 +80,13 @@ impl Report for ExplainReport {
             self.b.sha256
         );
         for d in &self.differences {
+            let class = match &d.caused_by {
+                Some(cause) => format!("caused by {cause}"),
+                None => d.class.as_str().to_string(),
+            };
             out.push_str(&format!(
-                "  [{}] {}\n      a: {}\n      b: {}\n      {}\n",
-                d.class.as_str(),
-                d.field,
-                d.a,
-                d.b,
-                d.why
+                "  [{class}] {}\n      a: {}\n      b: {}\n      {}\n",
+                d.field, d.a, d.b, d.why
             ));
         }
         out

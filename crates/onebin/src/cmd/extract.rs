@@ -24,9 +24,10 @@ pub const DEFAULT_TEMPLATE: &str = "{name}_{os}_{arch}{_variant}";
 pub struct Args {
     #[arg(help = transport::read_syntaxes())]
     pub image: String,
-    /// The file's path inside the image, e.g. /usr/local/bin/app.
-    #[arg(long)]
-    pub path: String,
+    /// The file's path inside the image, e.g. /usr/local/bin/app; repeat for
+    /// several binaries of one image ({name} tells their outputs apart).
+    #[arg(long = "path", value_name = "PATH", required = true)]
+    pub paths: Vec<String>,
     /// OS/ARCH[/VARIANT]; repeat for several. Default: every platform of the image.
     #[arg(long = "platform", value_name = "PLATFORM")]
     pub platforms: Vec<Platform>,
@@ -46,7 +47,7 @@ pub struct Args {
 pub fn run(args: &Args, options: &Options, progress: &Progress) -> Result<ExtractReport> {
     let source = open_image(&args.image, options)?;
     let request = ExtractRequest {
-        path: &args.path,
+        paths: &args.paths,
         platforms: &args.platforms,
         out_dir: &args.out,
         name_template: &args.name,
@@ -56,7 +57,8 @@ pub fn run(args: &Args, options: &Options, progress: &Progress) -> Result<Extrac
 }
 
 pub struct ExtractRequest<'a> {
-    pub path: &'a str,
+    /// One or more files of the image.
+    pub paths: &'a [String],
     /// Empty: every runnable platform of the image.
     pub platforms: &'a [Platform],
     pub out_dir: &'a Path,
@@ -98,29 +100,44 @@ pub fn extract(
         request.platforms,
         &source.name(),
     )?;
-    let base_name = Path::new(request.path.trim_end_matches('/'))
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| anyhow!("--path '{}' does not name a file", request.path))?
-        .to_string();
-    let mut names = Vec::new();
+    // Per image, per path: the output's name.
+    let mut names: Vec<Vec<String>> = Vec::new();
+    let mut all: Vec<String> = Vec::new();
     for image in &images {
-        let name = render_name(request.name_template, &base_name, &image.platform)?;
-        if names.contains(&name) {
-            bail!(
-                "--name '{}' gives '{name}' for two platforms; add {{os}} and {{arch}}",
-                request.name_template
-            );
+        let mut per_path = Vec::new();
+        for path in request.paths {
+            let base_name = Path::new(path.trim_end_matches('/'))
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| anyhow!("--path '{path}' does not name a file"))?;
+            let name = render_name(request.name_template, base_name, &image.platform)?;
+            if all.contains(&name) {
+                bail!(
+                    "--name '{}' gives '{name}' twice; add {{name}}, {{os}} and {{arch}}",
+                    request.name_template
+                );
+            }
+            all.push(name.clone());
+            per_path.push(name);
         }
-        names.push(name);
+        names.push(per_path);
     }
 
     let out = OutputDir::create(request.out_dir)?;
-    let path = format!("/{}", request.path.trim_start_matches('/'));
+    let paths: Vec<String> = request
+        .paths
+        .iter()
+        .map(|p| format!("/{}", p.trim_start_matches('/')))
+        .collect();
     let found = side_by_side(&images, |image| {
         let bar = progress.bytes(&image.platform.to_string());
-        let result = find_file(source, image, &path, &out.path, &|n| bar.inc(n))
-            .map_err(|e| anyhow!("platform {}: {e}", image.platform));
+        let result = paths
+            .iter()
+            .map(|path| {
+                find_file(source, image, path, &out.path, &|n| bar.inc(n))
+                    .map_err(|e| anyhow!("platform {}: {e}", image.platform))
+            })
+            .collect::<Result<Vec<_>>>();
         bar.finish_and_clear();
         result
     })?;
@@ -128,7 +145,18 @@ pub fn extract(
     // Everything was read and checked: only now do files take their names.
     let mut files = Vec::new();
     let mut checksums = Vec::new();
-    for ((image, name), file) in images.iter().zip(&names).zip(found) {
+    let each = images
+        .iter()
+        .zip(&names)
+        .zip(found)
+        .flat_map(|((image, names), found)| {
+            names
+                .iter()
+                .zip(&paths)
+                .zip(found)
+                .map(move |((name, path), file)| ((image, name, path), file))
+        });
+    for ((image, name, path), file) in each {
         let output = out.path.join(name);
         let content = file.content;
         content

@@ -6,8 +6,11 @@ pub mod adr;
 pub mod audit;
 pub mod explain;
 pub mod extract;
+pub mod index;
 pub mod inspect;
 pub mod package;
+pub mod rebuild;
+pub mod release;
 pub mod verify;
 
 use anyhow::Result;

@@ -9,7 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 use onebin_binary::BinaryFacts;
 use onebin_image::manifest::resolve_images;
-use onebin_image::mutate::{append_layer, index, Blob, ConfigChanges, NewImage, NewLayer};
+use onebin_image::mutate::{append_layers, index, Blob, ConfigChanges, NewImage, NewLayer};
 use onebin_image::transport::{self, remote::PushReport};
 use onebin_image::write::WriteSet;
 use onebin_image::{ImageReference, ImageSource, Options, Platform, PlatformImage, WriteOptions};
@@ -19,6 +19,17 @@ use serde::Serialize;
 
 use super::Report;
 use crate::flags::{parse_binary, parse_key_value, parse_mode};
+
+/// `PLATFORM=FILE`, or `PLATFORM=FILE=PATH` for a further binary of the image.
+fn parse_binary_at(s: &str) -> std::result::Result<(Platform, PathBuf, Option<String>), String> {
+    match s.rsplit_once("=/") {
+        Some((binary, path)) if binary.contains('=') => {
+            let (platform, file) = parse_binary(binary)?;
+            Ok((platform, file, Some(format!("/{path}"))))
+        }
+        _ => parse_binary(s).map(|(platform, file)| (platform, file, None)),
+    }
+}
 use crate::parallel::side_by_side;
 use crate::platforms::select_platforms;
 use crate::progress::{BlobBars, Progress};
@@ -27,8 +38,9 @@ use crate::{provenance, source_date_epoch};
 #[derive(clap::Args)]
 pub struct Args {
     /// PLATFORM=FILE, e.g. linux/arm64=dist/app_linux_arm64; repeat per platform.
-    #[arg(long = "binary", value_name = "PLATFORM=FILE", value_parser = parse_binary, required = true)]
-    pub binaries: Vec<(Platform, PathBuf)>,
+    /// PLATFORM=FILE=PATH puts a further binary of the image at PATH.
+    #[arg(long = "binary", value_name = "PLATFORM=FILE[=PATH]", value_parser = parse_binary_at, required = true)]
+    pub binaries: Vec<(Platform, PathBuf, Option<String>)>,
     /// Where the binary goes in the image, e.g. /usr/local/bin/app.
     #[arg(long)]
     pub path: String,
@@ -89,13 +101,32 @@ pub fn run(args: &Args, options: &Options, progress: &Progress) -> Result<Packag
         created: String::new(),
     };
     let checkout = std::env::current_dir()?;
+    let mut files = vec![ImageFile {
+        path: args.path.clone(),
+        mode: args.mode,
+        binaries: Vec::new(),
+    }];
+    for (platform, file, at) in &args.binaries {
+        let path = at.as_ref().unwrap_or(&args.path);
+        let index = match files.iter().position(|f| &f.path == path) {
+            Some(i) => i,
+            None => {
+                files.push(ImageFile {
+                    path: path.clone(),
+                    mode: args.mode,
+                    binaries: Vec::new(),
+                });
+                files.len() - 1
+            }
+        };
+        files[index].binaries.push((platform.clone(), file.clone()));
+    }
+    files.retain(|f| !f.binaries.is_empty());
     let request = PackageRequest {
-        binaries: &args.binaries,
-        path: &args.path,
+        files: &files,
         dest: &dest,
         base: base.as_ref(),
         changes,
-        mode: args.mode,
         annotations: args.annotations.iter().cloned().collect(),
         epoch: source_date_epoch::from_env()?.unwrap_or(0),
         daemon_platform: args.daemon_platform.clone(),
@@ -108,15 +139,23 @@ pub fn run(args: &Args, options: &Options, progress: &Progress) -> Result<Packag
     package(&request)
 }
 
-pub struct PackageRequest<'a> {
-    pub binaries: &'a [(Platform, PathBuf)],
+/// One file of the image (`app`, `app-healthcheck`), with its binary per platform.
+#[derive(Clone, Debug)]
+pub struct ImageFile {
     /// Where the binary goes in the image (absolute).
-    pub path: &'a str,
+    pub path: String,
+    pub mode: u32,
+    pub binaries: Vec<(Platform, PathBuf)>,
+}
+
+pub struct PackageRequest<'a> {
+    /// The image's binaries, one layer each, in this order; every file has a
+    /// binary for every platform. The entrypoint defaults to the first.
+    pub files: &'a [ImageFile],
     pub dest: &'a ImageReference,
     /// `None`: `scratch`, no base layers.
     pub base: Option<&'a ImageReference>,
     pub changes: ConfigChanges,
-    pub mode: u32,
     pub annotations: BTreeMap<String, String>,
     /// Seconds since the epoch for every time stamp (`SOURCE_DATE_EPOCH`).
     pub epoch: u64,
@@ -146,28 +185,74 @@ pub struct PackageReport {
     /// reported for the index (equal to `digest`, or the push fails).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push: Option<PushReport>,
+    /// Per platform, where the written image is read back from.
+    #[serde(skip)]
+    pub readback: Vec<(Platform, ImageReference)>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct PackagedBinary {
     pub platform: String,
     pub digest: String,
+    /// Where the binary is in the image.
+    pub path: String,
     pub binary: String,
     pub sha256: String,
     pub size: u64,
     pub layer: String,
 }
 
+/// One platform's image: its binaries, and its base.
 struct Input {
     platform: Platform,
-    file: PathBuf,
-    content: Vec<u8>,
-    facts: BinaryFacts,
+    binaries: Vec<InputBinary>,
     base: Option<PlatformImage>,
 }
 
-pub fn package(request: &PackageRequest) -> Result<PackageReport> {
-    let path = clean_image_path(request.path)?;
+struct InputBinary {
+    /// Where it goes in the image, clean.
+    path: String,
+    mode: u32,
+    file: PathBuf,
+    content: Vec<u8>,
+    facts: BinaryFacts,
+}
+
+/// What every check before writing found: the inputs, read and accepted.
+struct Prepared {
+    /// The first binary's path: the default entrypoint.
+    path: String,
+    base_source: Option<Box<dyn ImageSource>>,
+    inputs: Vec<Input>,
+    daemon_platform: Option<Platform>,
+}
+
+/// Runs every check `package` makes before it writes anything (paths,
+/// binaries, base, destination): `onebin release` checks every destination
+/// before it writes the first.
+pub fn check(request: &PackageRequest) -> Result<()> {
+    prepare(request).map(drop)
+}
+
+fn prepare(request: &PackageRequest) -> Result<Prepared> {
+    let paths = request
+        .files
+        .iter()
+        .map(|f| clean_image_path(&f.path))
+        .collect::<Result<Vec<String>>>()?;
+    if let Some((i, path)) = paths
+        .iter()
+        .enumerate()
+        .find(|(i, p)| paths[..*i].contains(p))
+    {
+        bail!(
+            "--path {path}: given for two binaries (binary {} and an earlier one)",
+            i + 1
+        );
+    }
+    let Some(path) = paths.first().cloned() else {
+        bail!("no binary to package");
+    };
     let base_source = request
         .base
         .map(|base| transport::open(base, request.options))
@@ -177,7 +262,7 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
         Some(source) => Some(resolve_images(source.as_ref())?.images),
         None => None,
     };
-    let inputs = read_inputs(request, base_source.as_deref(), base_images)?;
+    let inputs = read_inputs(request, &paths, base_source.as_deref(), base_images)?;
     let packaged: Vec<Platform> = inputs.iter().map(|i| i.platform.clone()).collect();
     let daemon_platform = transport::settle_daemon_platform(
         request.dest,
@@ -186,13 +271,31 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
     )?;
     let scratch_check = tempfile::tempdir().context("a temporary directory")?;
     for input in &inputs {
-        check_runs_on_base(
-            input,
-            base_source.as_deref(),
-            request.base,
-            scratch_check.path(),
-        )?;
+        for binary in &input.binaries {
+            check_runs_on_base(
+                input,
+                binary,
+                base_source.as_deref(),
+                request.base,
+                scratch_check.path(),
+            )?;
+        }
     }
+    Ok(Prepared {
+        path,
+        base_source,
+        inputs,
+        daemon_platform,
+    })
+}
+
+pub fn package(request: &PackageRequest) -> Result<PackageReport> {
+    let Prepared {
+        path,
+        base_source,
+        inputs,
+        daemon_platform,
+    } = prepare(request)?;
 
     let created =
         humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(request.epoch))
@@ -207,32 +310,45 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
     let mut annotations = provenance;
     annotations.extend(request.annotations.clone());
 
-    // Compressing is the work: every platform, each on every core.
-    let (mode, epoch, compression) = (request.mode, request.epoch, request.compression);
+    // Compressing is the work: every platform side by side, each binary on every core.
+    let (epoch, compression) = (request.epoch, request.compression);
     let layers = side_by_side(&inputs, |input| {
         let threads = available_threads();
-        let packed = pack_file(&path, &input.content, mode, epoch, compression, threads)
-            .with_context(|| {
-                format!(
-                    "platform {}: packing {}",
-                    input.platform,
-                    input.file.display()
+        input
+            .binaries
+            .iter()
+            .map(|binary| {
+                let packed = pack_file(
+                    &binary.path,
+                    &binary.content,
+                    binary.mode,
+                    epoch,
+                    compression,
+                    threads,
                 )
-            })?;
-        Ok(NewLayer {
-            blob: Blob::new(packed.media_type, packed.blob),
-            diff_id: packed.diff_id,
-            created_by: format!("onebin package --path {path}"),
-        })
+                .with_context(|| {
+                    format!(
+                        "platform {}: packing {}",
+                        input.platform,
+                        binary.file.display()
+                    )
+                })?;
+                Ok(NewLayer {
+                    blob: Blob::new(packed.media_type, packed.blob),
+                    diff_id: packed.diff_id,
+                    created_by: format!("onebin package --path {}", binary.path),
+                })
+            })
+            .collect::<Result<Vec<NewLayer>>>()
     })?;
     let images: Vec<NewImage> = inputs
         .iter()
         .zip(layers)
-        .map(|(input, layer)| {
-            append_layer(
+        .map(|(input, layers)| {
+            append_layers(
                 input.base.as_ref(),
                 &input.platform,
-                layer,
+                layers,
                 &changes,
                 &annotations,
             )
@@ -257,37 +373,48 @@ pub fn package(request: &PackageRequest) -> Result<PackageReport> {
 
     // Reading back is the other half of the work: platforms side by side too.
     let pairs: Vec<(&Input, &NewImage)> = inputs.iter().zip(&images).collect();
-    let platforms = side_by_side(&pairs, |(input, image)| {
-        let sha256 = onebin_image::sha256_digest(&input.content)
-            .digest()
-            .to_string();
-        if let Some(reference) = written
+    let per_platform = side_by_side(&pairs, |(input, image)| {
+        let readback = written
             .readback
             .iter()
             .find(|(p, _)| p == &input.platform)
-            .map(|(_, r)| r)
-        {
-            verify_readback(reference, request.options, &input.platform, &path, &sha256)?;
+            .map(|(_, r)| r);
+        // The binaries' layers are the image's last ones, in order.
+        let first_layer = image.layers.len() - input.binaries.len();
+        let mut binaries = Vec::new();
+        for (binary, layer) in input.binaries.iter().zip(&image.layers[first_layer..]) {
+            let sha256 = onebin_image::sha256_digest(&binary.content)
+                .digest()
+                .to_string();
+            if let Some(reference) = readback {
+                verify_readback(
+                    reference,
+                    request.options,
+                    &input.platform,
+                    &binary.path,
+                    &sha256,
+                )?;
+            }
+            binaries.push(PackagedBinary {
+                platform: input.platform.to_string(),
+                digest: image.manifest.descriptor.digest().to_string(),
+                path: binary.path.clone(),
+                binary: binary.file.display().to_string(),
+                sha256,
+                size: binary.content.len() as u64,
+                layer: layer.descriptor.digest().to_string(),
+            });
         }
-        Ok(PackagedBinary {
-            platform: input.platform.to_string(),
-            digest: image.manifest.descriptor.digest().to_string(),
-            binary: input.file.display().to_string(),
-            sha256,
-            size: input.content.len() as u64,
-            layer: image
-                .layers
-                .last()
-                .map(|l| l.descriptor.digest().to_string())
-                .unwrap_or_default(),
-        })
+        Ok(binaries)
     })?;
+    let platforms = per_platform.into_iter().flatten().collect();
     Ok(PackageReport {
         image: request.dest.to_string(),
         digest: index.descriptor.digest().to_string(),
         platforms,
         verified: true,
         push: written.push,
+        readback: written.readback,
     })
 }
 
@@ -319,31 +446,52 @@ fn clean_image_path(path: &str) -> Result<String> {
     Ok(trimmed.to_string())
 }
 
+/// Reads every binary, checks it runs on its platform, and groups them by
+/// platform; every file must have a binary for each platform of the first.
 fn read_inputs(
     request: &PackageRequest,
+    paths: &[String],
     base_source: Option<&dyn ImageSource>,
     base_images: Option<Vec<PlatformImage>>,
 ) -> Result<Vec<Input>> {
-    if request.binaries.is_empty() {
+    let first = &request.files[0];
+    if first.binaries.is_empty() {
         bail!("no --binary PLATFORM=FILE given");
     }
+    for (file, path) in request.files.iter().zip(paths).skip(1) {
+        let same = file.binaries.len() == first.binaries.len()
+            && first
+                .binaries
+                .iter()
+                .all(|(p, _)| file.binaries.iter().any(|(q, _)| q.matches(p)));
+        if !same {
+            let list = |b: &[(Platform, PathBuf)]| {
+                b.iter()
+                    .map(|(p, _)| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            bail!(
+                "{path}: has binaries for {}, but {} has them for {}: every binary of the image needs every platform",
+                list(&file.binaries),
+                paths[0],
+                list(&first.binaries)
+            );
+        }
+    }
     let mut inputs: Vec<Input> = Vec::new();
-    for (platform, file) in request.binaries {
+    for (platform, _) in &first.binaries {
         if inputs.iter().any(|i| i.platform.matches(platform)) {
             bail!("--binary {platform}=…: given twice");
         }
-        let content = std::fs::read(file)
-            .with_context(|| format!("--binary {platform}={}", file.display()))?;
-        let facts = BinaryFacts::parse(&content).map_err(|e| {
-            anyhow!("--binary {platform}={}: not an executable onebin can read (ELF, PE or Mach-O): {e}", file.display())
-        })?;
-        if !facts.runs_on(platform) {
-            bail!(
-                "--binary {platform}={}: this is a {}/{} binary; it will not run on {platform}",
-                file.display(),
-                facts.os,
-                facts.architecture
-            );
+        let mut binaries = Vec::new();
+        for (image_file, path) in request.files.iter().zip(paths) {
+            let (platform, file) = image_file
+                .binaries
+                .iter()
+                .find(|(p, _)| p.matches(platform))
+                .expect("every file has every platform, checked above");
+            binaries.push(read_binary(platform, file, path, image_file.mode)?);
         }
         let base = match (&base_images, base_source) {
             (Some(images), Some(source)) => {
@@ -359,28 +507,53 @@ fn read_inputs(
         };
         inputs.push(Input {
             platform: platform.clone(),
-            file: file.clone(),
-            content,
-            facts,
+            binaries,
             base,
         });
     }
     Ok(inputs)
 }
 
+fn read_binary(platform: &Platform, file: &Path, path: &str, mode: u32) -> Result<InputBinary> {
+    let content =
+        std::fs::read(file).with_context(|| format!("--binary {platform}={}", file.display()))?;
+    let facts = BinaryFacts::parse(&content).map_err(|e| {
+        anyhow!(
+            "--binary {platform}={}: not an executable onebin can read (ELF, PE or Mach-O): {e}",
+            file.display()
+        )
+    })?;
+    if !facts.runs_on(platform) {
+        bail!(
+            "--binary {platform}={}: this is a {}/{} binary; it will not run on {platform}",
+            file.display(),
+            facts.os,
+            facts.architecture
+        );
+    }
+    Ok(InputBinary {
+        path: path.to_string(),
+        mode,
+        file: file.to_path_buf(),
+        content,
+        facts,
+    })
+}
+
 /// A dynamically linked binary needs its ELF interpreter in the image; a
 /// glibc binary on a musl base (or on scratch) would fail with "not found".
 fn check_runs_on_base(
     input: &Input,
+    binary: &InputBinary,
     base_source: Option<&dyn ImageSource>,
     base_ref: Option<&ImageReference>,
     scratch: &Path,
 ) -> Result<()> {
-    let Some(interpreter) = &input.facts.interpreter else {
+    let Some(interpreter) = &binary.facts.interpreter else {
         return Ok(());
     };
-    let libc = &input.facts.libc;
-    let what = format!("--binary {}={}", input.platform, input.file.display());
+    let libc = &binary.facts.libc;
+    let what = format!("--binary {}={}", input.platform, binary.file.display());
     let (Some(source), Some(base)) = (base_source, &input.base) else {
         bail!(
             "{what}: dynamically linked against {libc} (needs {interpreter}); it will not start on scratch. \

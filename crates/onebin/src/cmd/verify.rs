@@ -17,7 +17,8 @@ use crate::exit::Outcome;
 use crate::flags::parse_binary;
 use crate::platforms::select_platforms;
 use crate::release::{
-    check_checksums, is_checksums_file, read_asset, ChecksumCheck, ChecksumStatus, ReleaseBinary,
+    check_checksums, is_archive, is_checksums_file, read_asset, ChecksumCheck, ChecksumStatus,
+    ReleaseBinary,
 };
 
 #[derive(clap::Args)]
@@ -25,9 +26,11 @@ use crate::release::{
 pub struct Args {
     #[arg(help = transport::read_syntaxes())]
     pub image: String,
-    /// The binary's path inside the image.
-    #[arg(long)]
-    pub path: String,
+    /// The binary's path inside the image; repeat for several binaries of one
+    /// image (raw assets go to the binary whose name starts theirs, archives
+    /// are searched for each binary by name).
+    #[arg(long = "path", value_name = "PATH", required = true)]
+    pub paths: Vec<String>,
     /// A checksums file (sha256sum/GoReleaser format); the files it names are the release.
     #[arg(long)]
     pub checksums: Option<PathBuf>,
@@ -50,12 +53,52 @@ pub fn run(args: &Args, options: &Options) -> Result<VerifyReport> {
         (None, Some(dir)) => Release::Dir(dir.clone()),
         (None, None) => Release::Binaries(args.binaries.clone()),
     };
-    verify(
+    verify_paths(
         open_image(&args.image, options)?.as_ref(),
-        &args.path,
+        &args.paths,
         &release,
         &args.platforms,
     )
+}
+
+/// [`verify`] for each of several binaries of one image; every result names
+/// its path.
+pub fn verify_paths(
+    source: &dyn ImageSource,
+    paths: &[String],
+    release: &Release,
+    platforms: &[Platform],
+) -> Result<VerifyReport> {
+    if let [path] = paths {
+        return verify(source, path, release, platforms);
+    }
+    let names = paths
+        .iter()
+        .map(|p| binary_name(p))
+        .collect::<Result<Vec<&str>>>()?;
+    let mut merged: Option<VerifyReport> = None;
+    for path in paths {
+        let mut report = verify_one(source, path, &names, release, platforms)?;
+        for r in &mut report.results {
+            r.path = Some(report.path.clone());
+        }
+        match &mut merged {
+            None => merged = Some(report),
+            Some(m) => {
+                m.ok &= report.ok;
+                m.path = format!("{}, {}", m.path, report.path);
+                m.results.extend(report.results);
+            }
+        }
+    }
+    merged.ok_or_else(|| anyhow!("no --path given"))
+}
+
+fn binary_name(path: &str) -> Result<&str> {
+    Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow!("--path '{path}' does not name a file"))
 }
 
 /// Where the release assets are.
@@ -80,6 +123,9 @@ pub struct VerifyReport {
 #[derive(Debug, Serialize)]
 pub struct PlatformResult {
     pub platform: String,
+    /// With several `--path`s: the binary this result is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     pub status: Status,
     pub image: Option<ImageSide>,
     pub release: Option<ReleaseSide>,
@@ -140,6 +186,8 @@ fn keys_in_alphabetical_order<S: Serializer>(
     struct SortedDifference<'a> {
         a: &'a str,
         b: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        caused_by: Option<&'a str>,
         class: Verdict,
         field: &'a str,
         why: &'a str,
@@ -151,6 +199,7 @@ fn keys_in_alphabetical_order<S: Serializer>(
             .map(|d| SortedDifference {
                 a: &d.a,
                 b: &d.b,
+                caused_by: d.caused_by.as_deref(),
                 class: d.class,
                 field: &d.field,
                 why: &d.why,
@@ -188,11 +237,20 @@ pub fn verify(
     release: &Release,
     platforms: &[Platform],
 ) -> Result<VerifyReport> {
-    let binary_name = Path::new(path)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| anyhow!("--path '{path}' does not name a file"))?;
-    let (mut assets, checksums) = collect_release(release, binary_name)?;
+    verify_one(source, path, &[], release, platforms)
+}
+
+/// Verifies `path`; `names` are the binaries verified together (empty: one
+/// binary, whose assets are every binary of the release).
+fn verify_one(
+    source: &dyn ImageSource,
+    path: &str,
+    names: &[&str],
+    release: &Release,
+    platforms: &[Platform],
+) -> Result<VerifyReport> {
+    let binary_name = binary_name(path)?;
+    let (mut assets, checksums) = collect_release(release, binary_name, names)?;
     if !platforms.is_empty() {
         assets.retain(|a| platforms.iter().any(|p| p.matches(&a.platform)));
     }
@@ -255,6 +313,7 @@ pub fn verify(
         let Some(index) = index else {
             results.push(PlatformResult {
                 platform: asset.platform.to_string(),
+                path: None,
                 status: Status::MissingInImage,
                 image: None,
                 release: Some(release_side),
@@ -271,6 +330,7 @@ pub fn verify(
         match &image.found {
             Err(why) => results.push(PlatformResult {
                 platform: image.platform.to_string(),
+                path: None,
                 status: Status::MissingInImage,
                 image: None,
                 release: Some(release_side),
@@ -283,6 +343,7 @@ pub fn verify(
                 });
                 results.push(PlatformResult {
                     platform: image.platform.to_string(),
+                    path: None,
                     status: if same {
                         Status::Match
                     } else {
@@ -316,6 +377,7 @@ pub fn verify(
             };
             results.push(PlatformResult {
                 platform: image.platform.to_string(),
+                path: None,
                 status,
                 image: image_side,
                 release: None,
@@ -354,14 +416,16 @@ impl Report for VerifyReport {
                         .unwrap_or_default()
                 )
             });
+            let path = r.path.as_ref().map(|p| format!("{p} ")).unwrap_or_default();
             let _ = writeln!(
                 s,
-                "  {:<16} {:<18} image {image}  release {release}",
+                "  {:<16} {path}{:<18} image {image}  release {release}",
                 r.platform, r.status
             );
             match &r.explanation {
                 Some(Explanation::Differs(e)) => {
                     let _ = writeln!(s, "      explain: {}", e.verdict.as_str());
+                    render_top_differences(&mut s, e);
                 }
                 Some(Explanation::Note(note)) => {
                     let _ = writeln!(s, "      {note}");
@@ -397,18 +461,80 @@ impl Report for VerifyReport {
     }
 }
 
+/// How many of explain's differences the text shows; `--json` has them all.
+const TOP_DIFFERENCES: usize = 5;
+
+/// The root causes first (the least benign first), then their consequences:
+/// field, image vs release value, and why it matters.
+fn render_top_differences(s: &mut String, e: &explain::Explanation) {
+    let mut order: Vec<&explain::Difference> = e.differences.iter().collect();
+    order.sort_by_key(|d| (!d.is_root(), std::cmp::Reverse(d.class)));
+    let short = |v: &str| -> String {
+        if v.chars().count() > 72 {
+            format!("{}…", v.chars().take(71).collect::<String>())
+        } else if v.is_empty() {
+            "(none)".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    for d in order.iter().take(TOP_DIFFERENCES) {
+        let tag = match &d.caused_by {
+            Some(cause) => format!("caused by {cause}"),
+            None => d.class.as_str().to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "        {} [{tag}]: image {} / release {}\n          {}",
+            d.field,
+            short(&d.a),
+            short(&d.b),
+            d.why
+        );
+    }
+    if order.len() > TOP_DIFFERENCES {
+        let _ = writeln!(
+            s,
+            "        … and {} more (--json lists them all)",
+            order.len() - TOP_DIFFERENCES
+        );
+    }
+}
+
+/// The release's binaries for `binary_name`. With several `names`, a raw
+/// asset belongs to the longest name its file name starts with, and an
+/// archive must hold a member of that name.
 fn collect_release(
     release: &Release,
     binary_name: &str,
+    names: &[&str],
 ) -> Result<(Vec<ReleaseBinary>, Vec<ChecksumCheck>)> {
+    let several = names.len() > 1;
+    let belongs = |file: &Path| {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        !several
+            || is_archive(name)
+            || names
+                .iter()
+                .filter(|n| name.starts_with(**n))
+                .max_by_key(|n| n.len())
+                == Some(&binary_name)
+    };
     let mut assets = Vec::new();
     let mut checks = Vec::new();
     let mut files = Vec::new();
     match release {
         Release::Binaries(list) => {
-            for (platform, file) in list {
-                let asset = read_asset(file, binary_name, Some(platform))?
-                    .ok_or_else(|| anyhow!("{}: not a binary", file.display()))?;
+            for (platform, file) in list.iter().filter(|(_, f)| belongs(f)) {
+                let Some(asset) = read_asset(file, binary_name, Some(platform), several)? else {
+                    if several {
+                        continue;
+                    }
+                    bail!("{}: not a binary", file.display());
+                };
                 if !asset.facts.runs_on(platform) {
                     bail!(
                         "--binary {platform}={}: this is a {}/{} binary, not one for {platform}",
@@ -446,8 +572,8 @@ fn collect_release(
             }
         }
     }
-    for file in files {
-        if let Some(asset) = read_asset(&file, binary_name, None)? {
+    for file in files.into_iter().filter(|f| belongs(f)) {
+        if let Some(asset) = read_asset(&file, binary_name, None, several)? {
             assets.push(asset);
         }
     }
@@ -475,6 +601,7 @@ mod tests {
                 b: "musl".to_string(),
                 class: Verdict::SameSource,
                 why: "the libc differs".to_string(),
+                caused_by: None,
             }],
         };
         let as_value = serde_json::json!({

@@ -3,12 +3,19 @@
 //! and OCI layouts byte by byte for the cases real tools never write.
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub use onebin_testkit::{
     compress, layer_media_type, sha256_hex, Compression, LayerBuilder, Layout,
 };
+
+// Go and skopeo as the tests run them; onebin run outside any checkout.
+pub mod go;
+pub mod isolated;
+pub mod skopeo;
 
 pub fn onebin(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_onebin"))
@@ -29,19 +36,30 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
+/// A prerequisite that is not there: a failure under `CI=true` (`required`
+/// says what is required), else a skip that says `skipped`.
+pub fn missing(required: &str, skipped: &str) {
+    assert!(!in_ci(), "{required}");
+    eprintln!("SKIPPED: {skipped}");
+}
+
+/// True when `tool` is on PATH; nothing is said either way.
+pub fn on_path(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// True when `tool` is on PATH. Missing: a failure under `CI=true`, else a
 /// skip that says so.
 pub fn require(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let found = on_path(tool);
     if !found {
-        assert!(
-            !in_ci(),
-            "{tool} is required under CI=true (scripts/test installs it)"
+        missing(
+            &format!("{tool} is required under CI=true (scripts/test installs it)"),
+            &format!("{tool} is not installed (run scripts/test to install the test tools)"),
         );
-        eprintln!("SKIPPED: {tool} is not installed (run scripts/test to install the test tools)");
     }
     found
 }
@@ -53,13 +71,34 @@ pub fn require_docker() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !up {
-        assert!(
-            !in_ci(),
-            "a running Docker Engine is required under CI=true"
+        missing(
+            "a running Docker Engine is required under CI=true",
+            "no Docker Engine answers (docker info failed)",
         );
-        eprintln!("SKIPPED: no Docker Engine answers (docker info failed)");
     }
     up
+}
+
+/// Makes `dir` a git checkout with one commit of everything in it, with no
+/// user or system configuration and fixed names and dates.
+pub fn git_commit_all(dir: &Path) {
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &["commit", "-q", "-m", "one"],
+    ] {
+        run(Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "onebin")
+            .env("GIT_AUTHOR_EMAIL", "onebin@example.com")
+            .env("GIT_COMMITTER_NAME", "onebin")
+            .env("GIT_COMMITTER_EMAIL", "onebin@example.com")
+            .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z"));
+    }
 }
 
 /// Runs a command and panics with its output when it fails.
@@ -127,4 +166,87 @@ pub fn extract_fails(image: &str, path: &str, out: &Path) -> String {
         list_files(out)
     );
     err
+}
+
+/// The example image that ships in the repository (linux/amd64 and
+/// linux/arm64; /usr/local/bin/hello, and /usr/bin/hello a symlink to it).
+pub const EXAMPLE_IMAGE: &str = concat!(
+    "oci:",
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../examples/hello/image"
+);
+
+/// `--binary PLATFORM=FILE` for each (platform, file), as `package` and
+/// `verify` take them.
+pub fn binary_args(binaries: &[(&str, impl AsRef<Path>)]) -> Vec<String> {
+    binaries
+        .iter()
+        .flat_map(|(platform, file)| {
+            [
+                "--binary".to_string(),
+                format!("{platform}={}", s(file.as_ref())),
+            ]
+        })
+        .collect()
+}
+
+/// Owned arguments as the `&[&str]` a command line takes.
+pub fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// `onebin extract --quiet IMAGE --path PATH --out OUT --json EXTRA`, which
+/// must succeed; the report.
+pub fn extract_json(image: &str, path: &str, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "extract",
+        "--quiet",
+        image,
+        "--path",
+        path,
+        "--out",
+        s(out),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let o = onebin(&args);
+    assert!(
+        o.status.success(),
+        "onebin {args:?} failed ({:?}):\n{}",
+        o.status.code(),
+        stderr(&o)
+    );
+    serde_json::from_str(&stdout(&o))
+        .unwrap_or_else(|e| panic!("--json output: {e}\n{}", stdout(&o)))
+}
+
+/// Extracts one path of a single-platform image, returning the bytes written
+/// and the report's entry for it, after checking the report against the file.
+pub fn extract_one(image: &str, path: &str, out: &Path) -> (Vec<u8>, serde_json::Value) {
+    let report = extract_json(image, path, out, &[]);
+    let files = report["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{image} {path}: {report:#}");
+    let file = files[0].clone();
+    let bytes = std::fs::read(file["output"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        file["sha256"],
+        serde_json::json!(sha256_hex(&bytes)),
+        "{image} {path}"
+    );
+    assert_eq!(
+        file["size"],
+        serde_json::json!(bytes.len()),
+        "{image} {path}"
+    );
+    (bytes, file)
+}
+
+/// The entry of a report's list (`platforms`, `files`, `results`) for
+/// `platform`.
+pub fn with_platform<'a>(list: &'a serde_json::Value, platform: &str) -> &'a serde_json::Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["platform"] == platform)
+        .unwrap_or_else(|| panic!("{platform} not in {list:#}"))
 }

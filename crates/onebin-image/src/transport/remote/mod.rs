@@ -23,7 +23,7 @@ mod push;
 
 pub use client::is_plain_http;
 pub use pull::RemoteSource;
-pub use push::{push, PushReport};
+pub use push::{push, push_sets, tag, PushReport};
 
 use crate::options::WriteOptions;
 use crate::transport::{unexpected_reference, WriteReport};

@@ -13,9 +13,12 @@ use reqwest::Url;
 use serde::Serialize;
 
 use super::client::{header, Client, Repository};
+use super::RemoteSource;
+use crate::digest::read_small_blob;
 use crate::mutate::{Blob, BlobBytes};
 use crate::options::BlobProgress;
 use crate::write::WriteSet;
+use crate::ImageSource;
 use crate::{DockerReference, Error, Options, Result};
 
 /// What [`push`] did.
@@ -50,42 +53,50 @@ pub fn push(
     options: &Options,
     progress: BlobProgress,
 ) -> Result<PushReport> {
+    push_sets(
+        reference,
+        std::slice::from_ref(set),
+        set.index,
+        options,
+        progress,
+    )
+}
+
+/// Pushes the blobs and manifests of several sets, each with its own base
+/// (whose repository its blobs are mounted from when it is in the same
+/// registry), then `index` under the reference's tag, last. `onebin index
+/// create` joins the images of many runners this way.
+pub fn push_sets(
+    reference: &DockerReference,
+    sets: &[WriteSet],
+    index: &Blob,
+    options: &Options,
+    progress: BlobProgress,
+) -> Result<PushReport> {
     let client = Arc::new(Client::new(
         &reference.registry,
         &reference.repository,
         options,
     )?);
-    let mount_from = set
-        .base
-        .and_then(|b| b.registry_repository())
-        .filter(|(registry, repo)| *registry == reference.registry && *repo != reference.repository)
-        .map(|(_, repo)| repo);
+    let mount_from = |set: &WriteSet| {
+        set.base
+            .and_then(|b| b.registry_repository())
+            .filter(|(registry, repo)| {
+                *registry == reference.registry && *repo != reference.repository
+            })
+            .map(|(_, repo)| repo)
+    };
     let mut scopes = vec![format!("repository:{}:pull,push", reference.repository)];
-    if let Some(from) = &mount_from {
-        scopes.push(format!("repository:{from}:pull"));
+    for from in sets.iter().filter_map(mount_from) {
+        let scope = format!("repository:{from}:pull");
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
     }
     let repository = Repository::new(client, &reference.repository, scopes);
-    let pusher = BlobPusher {
-        repository: &repository,
-        set,
-        mount_from: mount_from.as_deref(),
-        progress,
-    };
-    let manifests: HashSet<String> = set
-        .images
-        .iter()
-        .map(|i| i.manifest.descriptor.digest().to_string())
-        .chain([set.index.descriptor.digest().to_string()])
-        .collect();
-    let blobs: Vec<&Blob> = set
-        .blobs()
-        .into_iter()
-        .filter(|b| !manifests.contains(&b.descriptor.digest().to_string()))
-        .collect();
-
     let mut report = PushReport {
         reference: reference.to_string(),
-        digest: set.index.descriptor.digest().to_string(),
+        digest: index.descriptor.digest().to_string(),
         registry_digest: String::new(),
         digests_match: false,
         blobs_uploaded: 0,
@@ -94,17 +105,40 @@ pub fn push(
         bytes_uploaded: 0,
         manifests: 0,
     };
-    for outcome in pusher.push_all(&blobs) {
-        match outcome? {
-            Outcome::Uploaded(bytes) => {
-                report.blobs_uploaded += 1;
-                report.bytes_uploaded += bytes;
+    for set in sets {
+        let from = mount_from(set);
+        let pusher = BlobPusher {
+            repository: &repository,
+            set,
+            mount_from: from.as_deref(),
+            progress,
+        };
+        let manifests: HashSet<String> = set
+            .images
+            .iter()
+            .map(|i| i.manifest.descriptor.digest().to_string())
+            .chain([
+                set.index.descriptor.digest().to_string(),
+                index.descriptor.digest().to_string(),
+            ])
+            .collect();
+        let blobs: Vec<&Blob> = set
+            .blobs()
+            .into_iter()
+            .filter(|b| !manifests.contains(&b.descriptor.digest().to_string()))
+            .collect();
+        for outcome in pusher.push_all(&blobs) {
+            match outcome? {
+                Outcome::Uploaded(bytes) => {
+                    report.blobs_uploaded += 1;
+                    report.bytes_uploaded += bytes;
+                }
+                Outcome::Existing => report.blobs_existing += 1,
+                Outcome::Mounted => report.blobs_mounted += 1,
             }
-            Outcome::Existing => report.blobs_existing += 1,
-            Outcome::Mounted => report.blobs_mounted += 1,
         }
     }
-    for image in set.images {
+    for image in sets.iter().flat_map(|s| s.images) {
         let digest = image.manifest.descriptor.digest().to_string();
         repository.put_manifest(&image.manifest, &digest)?;
         report.manifests += 1;
@@ -112,7 +146,7 @@ pub fn push(
     let target = reference
         .tag
         .clone()
-        .unwrap_or_else(|| set.index.descriptor.digest().to_string());
+        .unwrap_or_else(|| index.descriptor.digest().to_string());
     if let Some(digest) = &reference.digest {
         if *digest != report.digest {
             return Err(Error::invalid(format!(
@@ -121,7 +155,7 @@ pub fn push(
             )));
         }
     }
-    report.registry_digest = repository.put_manifest(set.index, &target)?;
+    report.registry_digest = repository.put_manifest(index, &target)?;
     report.manifests += 1;
     report.digests_match = report.registry_digest == report.digest;
     Ok(report)
@@ -334,4 +368,35 @@ impl Repository {
         }
         Ok(reported)
     }
+}
+
+/// Puts the manifest or index `digest` names, already in `reference`'s
+/// repository, under `reference`'s tag; returns the digest the registry
+/// reports. `onebin release` pushes by digest first and tags only after
+/// everything else succeeded, so a failed release leaves the tag where it was.
+pub fn tag(reference: &DockerReference, digest: &str, options: &Options) -> Result<String> {
+    let Some(tag) = &reference.tag else {
+        return Err(Error::invalid(format!(
+            "docker://{reference}: no tag to set"
+        )));
+    };
+    let by_digest = DockerReference {
+        tag: None,
+        digest: Some(digest.to_string()),
+        ..reference.clone()
+    };
+    let source = RemoteSource::open(&by_digest, format!("docker://{by_digest}"), options)?;
+    let root = source.root()?;
+    let bytes = read_small_blob(source.open_blob(&root)?, root.digest())?;
+    let blob = Blob {
+        descriptor: root,
+        bytes: BlobBytes::Memory(Arc::from(bytes)),
+    };
+    let client = Arc::new(Client::new(
+        &reference.registry,
+        &reference.repository,
+        options,
+    )?);
+    let scopes = vec![format!("repository:{}:pull,push", reference.repository)];
+    Repository::new(client, &reference.repository, scopes).put_manifest(&blob, tag)
 }
