@@ -67,14 +67,6 @@ impl std::fmt::Display for Compression {
     }
 }
 
-/// One file of a layer.
-pub struct LayerFile<'a> {
-    /// Absolute in the image.
-    pub path: &'a str,
-    pub content: &'a [u8],
-    pub mode: u32,
-}
-
 /// A compressed layer, its media type, and the sha256 of its tar (the
 /// config's diff_id).
 pub struct PackedLayer {
@@ -88,7 +80,9 @@ pub fn available_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Packs `content` at `path` (absolute in the image) with `mode`, dated `mtime`.
+/// Packs `content` at `path` (absolute in the image, the directories above
+/// it mode 0755) with `mode`, dated `mtime`, compressed on up to `threads`
+/// threads.
 pub fn pack_file(
     path: &str,
     content: &[u8],
@@ -97,27 +91,7 @@ pub fn pack_file(
     compression: Compression,
     threads: usize,
 ) -> io::Result<PackedLayer> {
-    pack_files(
-        &[LayerFile {
-            path,
-            content,
-            mode,
-        }],
-        mtime,
-        compression,
-        threads,
-    )
-}
-
-/// Packs `files` (and the directories above them, mode 0755) into one layer,
-/// dated `mtime`, compressed on up to `threads` threads.
-pub fn pack_files(
-    files: &[LayerFile],
-    mtime: u64,
-    compression: Compression,
-    threads: usize,
-) -> io::Result<PackedLayer> {
-    let tar = Tar::of(files, mtime)?;
+    let tar = Tar::of(path, content, mode, mtime)?;
     let threads = threads.max(1);
     // The diff_id is hashed while the blocks are compressed.
     let (diff_id, blob) = std::thread::scope(|scope| {
@@ -152,60 +126,36 @@ struct Tar<'a> {
 }
 
 impl<'a> Tar<'a> {
-    /// Files in path order, each after those of its parent directories not
-    /// already written; then the two zero blocks that end a tar.
-    fn of(files: &[LayerFile<'a>], mtime: u64) -> io::Result<Tar<'a>> {
-        let mut sorted: Vec<(String, &LayerFile)> = Vec::with_capacity(files.len());
-        for file in files {
-            let path = file.path.trim_matches('/');
-            if path.is_empty()
-                || path
-                    .split('/')
-                    .any(|p| p.is_empty() || p == "." || p == "..")
-            {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("'/{path}' is not a clean absolute file path"),
-                ));
-            }
-            sorted.push((path.to_string(), file));
-        }
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
-        for (i, (a, _)) in sorted.iter().enumerate() {
-            if let Some((b, _)) = sorted[i + 1..]
-                .iter()
-                .find(|(b, _)| b == a || b.starts_with(&format!("{a}/")))
-            {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("'/{b}' cannot be in a layer that has the file '/{a}'"),
-                ));
-            }
+    /// The directories above the file, the file; then the two zero blocks
+    /// that end a tar.
+    fn of(path: &str, content: &'a [u8], mode: u32, mtime: u64) -> io::Result<Tar<'a>> {
+        let path = path.trim_matches('/');
+        if path.is_empty()
+            || path
+                .split('/')
+                .any(|p| p.is_empty() || p == "." || p == "..")
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("'/{path}' is not a clean absolute file path"),
+            ));
         }
         // The tar crate writes each header (with a GNU long-name record
         // before it when the name needs one); the content goes in as it is.
         let mut tar = tar::Builder::new(Vec::new());
-        let mut pieces = Vec::new();
-        let mut written: Vec<String> = Vec::new();
-        for (path, file) in &sorted {
-            let parts: Vec<&str> = path.split('/').collect();
-            for depth in 1..parts.len() {
-                let dir = format!("{}/", parts[..depth].join("/"));
-                if written.contains(&dir) {
-                    continue;
-                }
-                let mut header = header(tar::EntryType::Directory, 0o755, 0, mtime);
-                tar.append_data(&mut header, &dir, io::empty())?;
-                written.push(dir);
-            }
-            let len = file.content.len();
-            let mut header = header(tar::EntryType::Regular, file.mode, len as u64, mtime);
-            tar.append_data(&mut header, path, io::empty())?;
-            pieces.push(Cow::Owned(std::mem::take(tar.get_mut())));
-            pieces.push(Cow::Borrowed(file.content));
-            let padding = (512 - len % 512) % 512;
-            tar.get_mut().resize(padding, 0);
+        let parts: Vec<&str> = path.split('/').collect();
+        for depth in 1..parts.len() {
+            let dir = format!("{}/", parts[..depth].join("/"));
+            let mut header = header(tar::EntryType::Directory, 0o755, 0, mtime);
+            tar.append_data(&mut header, &dir, io::empty())?;
         }
+        let len = content.len();
+        let mut header = header(tar::EntryType::Regular, mode, len as u64, mtime);
+        tar.append_data(&mut header, path, io::empty())?;
+        let mut pieces = vec![Cow::Owned(std::mem::take(tar.get_mut()))];
+        pieces.push(Cow::Borrowed(content));
+        let padding = (512 - len % 512) % 512;
+        tar.get_mut().resize(padding, 0);
         pieces.push(Cow::Owned(tar.into_inner()?));
         let len = pieces.iter().map(|p| p.len()).sum();
         Ok(Tar { pieces, len })
@@ -369,46 +319,21 @@ mod tests {
     #[test]
     fn the_pieces_are_the_tar_crates_tar() {
         let long = format!("/opt/{}app", "deep/".repeat(30));
-        let (a, b) = (binary_like(1500), binary_like(512));
-        let files = [
-            LayerFile {
-                path: &long,
-                content: &a,
-                mode: 0o755,
-            },
-            LayerFile {
-                path: "/bin/b",
-                content: &b,
-                mode: 0o700,
-            },
-            LayerFile {
-                path: "/bin/empty",
-                content: b"",
-                mode: 0o644,
-            },
-        ];
-        let tar = Tar::of(&files, 9).unwrap();
+        let content = binary_like(1500);
+        let tar = Tar::of(&long, &content, 0o755, 9).unwrap();
         let joined = tar.pieces.concat();
         assert_eq!(joined.len(), tar.len);
         let mut expected = tar::Builder::new(Vec::new());
-        let mut sorted: Vec<&LayerFile> = files.iter().collect();
-        sorted.sort_by_key(|f| f.path.trim_start_matches('/'));
-        let mut dirs = Vec::new();
-        for file in sorted {
-            let path = file.path.trim_start_matches('/');
-            let parts: Vec<&str> = path.split('/').collect();
-            for depth in 1..parts.len() {
-                let dir = format!("{}/", parts[..depth].join("/"));
-                if !dirs.contains(&dir) {
-                    let mut h = header(tar::EntryType::Directory, 0o755, 0, 9);
-                    expected.append_data(&mut h, &dir, io::empty()).unwrap();
-                    dirs.push(dir);
-                }
-            }
-            let size = file.content.len() as u64;
-            let mut h = header(tar::EntryType::Regular, file.mode, size, 9);
-            expected.append_data(&mut h, path, file.content).unwrap();
+        let path = long.trim_start_matches('/');
+        let parts: Vec<&str> = path.split('/').collect();
+        for depth in 1..parts.len() {
+            let dir = format!("{}/", parts[..depth].join("/"));
+            let mut h = header(tar::EntryType::Directory, 0o755, 0, 9);
+            expected.append_data(&mut h, &dir, io::empty()).unwrap();
         }
+        let size = content.len() as u64;
+        let mut h = header(tar::EntryType::Regular, 0o755, size, 9);
+        expected.append_data(&mut h, path, &content[..]).unwrap();
         assert!(joined == expected.into_inner().unwrap());
         for (start, end) in [(0, 10), (0, tar.len), (500, 4000), (tar.len - 1, tar.len)] {
             assert!(
@@ -492,60 +417,5 @@ mod tests {
             format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
         );
         assert_eq!(&bytes[1024..1024 + content.len()], &content[..]);
-    }
-
-    #[test]
-    fn several_files_share_their_directories() {
-        let layer = pack_files(
-            &[
-                LayerFile {
-                    path: "/usr/local/bin/app-healthcheck",
-                    content: b"b",
-                    mode: 0o755,
-                },
-                LayerFile {
-                    path: "/usr/local/bin/app",
-                    content: b"a",
-                    mode: 0o750,
-                },
-            ],
-            0,
-            Compression::Gzip,
-            1,
-        )
-        .unwrap();
-        let (_, tar) = decompress(&layer.blob[..]).unwrap();
-        let names: Vec<String> = tar::Archive::new(tar)
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().display().to_string())
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "usr/",
-                "usr/local/",
-                "usr/local/bin/",
-                "usr/local/bin/app",
-                "usr/local/bin/app-healthcheck"
-            ]
-        );
-        let clash = |paths: &[&str]| {
-            let files: Vec<LayerFile> = paths
-                .iter()
-                .map(|path| LayerFile {
-                    path,
-                    content: b"",
-                    mode: 0o755,
-                })
-                .collect();
-            pack_files(&files, 0, Compression::Gzip, 1)
-                .err()
-                .map(|e| e.to_string())
-        };
-        let error = clash(&["/bin/app", "/bin/app-x", "/bin/app/x"]).unwrap();
-        assert!(error.contains("'/bin/app/x'"), "{error}");
-        assert!(clash(&["/bin/app", "bin/app"]).is_some());
-        assert!(clash(&["/bin/app-x", "/bin/app/x"]).is_none());
     }
 }
