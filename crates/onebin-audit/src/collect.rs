@@ -17,6 +17,10 @@ use crate::recommend;
 use crate::shell::{self, Action, Env};
 use crate::Report;
 
+/// How deep `make` and scripts are followed: a job's script that runs
+/// `make -f` is two steps (a bound, as each step may call the next).
+const FOLLOW_DEPTH: usize = 2;
+
 /// Where and how lines run: in a CI job, or a Dockerfile stage.
 pub(crate) struct RunCtx {
     pub kind: PlaceKind,
@@ -27,20 +31,24 @@ pub(crate) struct RunCtx {
     /// The platform a build without GOOS/GOARCH targets (the CI runner's);
     /// `None` in a Dockerfile, where it is the image's.
     pub host: Option<String>,
+    /// Why what runs here ships or not (a job's judgement).
+    pub why: String,
 }
 
 impl RunCtx {
-    fn for_job(job: &Job) -> RunCtx {
+    fn for_job(job: &Job, env: &Env) -> RunCtx {
+        let (ships, why) = job.judgement();
         RunCtx {
             kind: PlaceKind::CiJob,
             name: job.name.clone(),
-            artifact: if job.is_check() {
-                Artifact::None
-            } else {
+            artifact: if ships {
                 Artifact::Release
+            } else {
+                Artifact::None
             },
             dir: String::new(),
-            host: Some("linux/amd64".into()),
+            host: Some(job.host(env)),
+            why,
         }
     }
 
@@ -101,6 +109,12 @@ impl BuildStep<'_> {
             platforms,
             artifact: self.ctx.artifact,
             command: self.command.clone(),
+            // A job's builds get its judgement once all its steps ran.
+            why: if self.ctx.kind == PlaceKind::CiJob {
+                String::new()
+            } else {
+                self.ctx.why.clone()
+            },
         }
     }
 
@@ -154,7 +168,10 @@ impl BuildStep<'_> {
             vec!["linux/amd64".into()],
         );
         b.place.kind = PlaceKind::Ko;
-        b.artifact = Artifact::Image;
+        // ko publishes the image it builds, unless a check runs it.
+        if self.ctx.artifact != Artifact::None {
+            b.artifact = Artifact::Image;
+        }
         b
     }
 }
@@ -174,10 +191,13 @@ pub(crate) struct Collector<'a> {
     /// The CI systems' jobs, all read before any is run.
     pub jobs: Vec<Job>,
     pub dialect: Dialect,
-    /// The CI jobs that run GoReleaser, with their toolchains.
-    pub goreleaser_runs: Vec<(Place, Toolchain)>,
-    /// The job being run publishes what it builds.
-    publishes: bool,
+    /// The CI jobs that run GoReleaser for a release, with their
+    /// toolchains and the job's judgement.
+    pub goreleaser_runs: Vec<(Place, Toolchain, String)>,
+    /// How the job being run publishes what it builds, once a command says.
+    publishes: Option<String>,
+    /// Build tools and actions found but not read.
+    pub unread: Vec<crate::model::Unread>,
 }
 
 impl<'a> Collector<'a> {
@@ -193,7 +213,8 @@ impl<'a> Collector<'a> {
             jobs: Vec::new(),
             dialect: Dialect::None,
             goreleaser_runs: Vec::new(),
-            publishes: false,
+            publishes: None,
+            unread: Vec::new(),
         }
     }
 
@@ -217,27 +238,36 @@ impl<'a> Collector<'a> {
 
     fn run_job(&mut self, job: &Job) {
         let first = self.builds.len();
-        self.publishes = job.publishes;
-        let ctx = RunCtx::for_job(job);
+        self.publishes = None;
         if job.matrix.is_empty() {
-            self.run_job_once(job, &ctx, &[]);
+            self.run_job_once(job, &[]);
         }
         for combo in &job.matrix {
-            self.run_job_once(job, &ctx, combo);
+            self.run_job_once(job, combo);
         }
-        // A test job that uploads or releases its output ships it.
-        if self.publishes {
-            for b in &mut self.builds[first..] {
-                if b.artifact == Artifact::None {
-                    b.artifact = Artifact::Release;
-                }
+        // A job whose commands upload or release its output ships it.
+        let (ships, why) = match &self.publishes {
+            Some(how) if job.publishes.is_none() => {
+                let mut j = job.clone();
+                j.publishes = Some(how.clone());
+                j.judgement()
+            }
+            _ => job.judgement(),
+        };
+        for b in &mut self.builds[first..] {
+            if ships && b.artifact == Artifact::None {
+                b.artifact = Artifact::Release;
+            }
+            if b.why.is_empty() {
+                b.why = why.clone();
             }
         }
     }
 
     /// One run of a job: for one matrix combination, or the only one.
-    fn run_job_once(&mut self, job: &Job, ctx: &RunCtx, combo: &[(String, String)]) {
+    fn run_job_once(&mut self, job: &Job, combo: &[(String, String)]) {
         let mut env = Env(job.env.iter().chain(combo).cloned().collect());
+        let ctx = &RunCtx::for_job(job, &env);
         let mut tc = job.toolchain.clone();
         for step in &job.steps {
             match step {
@@ -252,15 +282,38 @@ impl<'a> Collector<'a> {
                     }
                 }
                 JobStep::Toolchain(t) => tc = t.clone(),
-                JobStep::Docker(d) => self.images.push(docker_step_image(job, &env, d)),
-                JobStep::Goreleaser { line } => self
-                    .goreleaser_runs
-                    .push((job.place(PlaceKind::CiJob, *line), tc.clone())),
+                JobStep::Goreleaser { line } => {
+                    if ctx.artifact != Artifact::None {
+                        self.goreleaser_runs.push((
+                            job.place(PlaceKind::CiJob, *line),
+                            tc.clone(),
+                            ctx.why.clone(),
+                        ))
+                    }
+                }
+                JobStep::Docker(d) => self.images.push(docker_step_image(job, &env, d, ctx)),
                 JobStep::Onebin { verb, line } => self.onebin.push(OnebinStep {
                     verb: verb.clone(),
                     place: job.place(PlaceKind::CiJob, *line),
                 }),
-                JobStep::Publishes => {}
+                JobStep::Publishes(_) => {}
+                // What a check runs does not ship: no finding for it. A job
+                // that a release may run (called, by hand) is reported.
+                JobStep::Unread { tool, line }
+                    if ctx.artifact != Artifact::None
+                        || job.on_release.is_some() && job.check_word().is_none() =>
+                {
+                    self.add_unread(tool, job.place(PlaceKind::CiJob, *line))
+                }
+                JobStep::Unread { .. } => {}
+                JobStep::GoRelease(g) => {
+                    let b = go_release_action(job, &env, &tc, g, ctx);
+                    self.builds.push(b);
+                    self.publishes = Some(format!(
+                        "uploads to a release (go-release-action, {}:{})",
+                        job.file, g.line
+                    ));
+                }
             }
         }
     }
@@ -290,7 +343,15 @@ impl<'a> Collector<'a> {
                     goarch,
                     output,
                 } => self.builds.push(at.go(tc, flags, goos, goarch, output)),
-                Action::Cargo { flags, package } => self.builds.push(at.cargo(tc, flags, package)),
+                Action::Cargo { flags, package } => {
+                    let package = package.or_else(|| self.crate_binary(&ctx.dir));
+                    let pinned = match ctx.kind {
+                        PlaceKind::CiJob if !tc.pinned => self.rust_toolchain_file(tc),
+                        _ => None,
+                    };
+                    self.builds
+                        .push(at.cargo(pinned.as_ref().unwrap_or(tc), flags, package))
+                }
                 Action::C { output, .. } => self.builds.push(at.c(tc, output)),
                 Action::Make {
                     target,
@@ -330,17 +391,103 @@ impl<'a> Collector<'a> {
                         tags,
                         target,
                         place: at.place,
+                        ships: ctx.artifact != Artifact::None,
+                        why: ctx.why.clone(),
                     });
                 }
-                Action::Goreleaser => self.goreleaser_runs.push((at.place, tc.clone())),
+                Action::Goreleaser => {
+                    let snapshot = at.command.contains("--snapshot");
+                    if ctx.kind == PlaceKind::CiJob && ctx.artifact != Artifact::None && !snapshot {
+                        self.goreleaser_runs
+                            .push((at.place, tc.clone(), ctx.why.clone()));
+                    }
+                }
                 Action::Ko => self.builds.push(at.ko(tc)),
                 Action::Onebin { verb } => self.onebin.push(OnebinStep {
                     verb,
                     place: at.place,
                 }),
                 Action::InstallsC => tc.c_compiler = true,
-                Action::Releases => self.publishes = true,
+                Action::Releases => {
+                    self.publishes = Some(format!(
+                        "publishes a release (`{}`, {file}:{})",
+                        at.command, at.place.line
+                    ))
+                }
+                Action::Unread { tool } if ctx.artifact != Artifact::None => {
+                    self.add_unread(&tool, at.place)
+                }
+                Action::Unread { .. } => {}
             }
+        }
+    }
+
+    /// The binary a bare `cargo build` in `dir` makes: the first `[[bin]]`
+    /// target's name, else the package's (never a placeholder).
+    fn crate_binary(&mut self, dir: &str) -> Option<String> {
+        let manifest = normalize(&format!("{dir}/Cargo.toml"));
+        if !self.root.join(&manifest).is_file() {
+            return None;
+        }
+        let text = read_text(self.root, &manifest, &mut self.warnings)?;
+        let mut section = "";
+        let (mut bin, mut package) = (None, None);
+        for line in text.lines().map(str::trim) {
+            if line.starts_with('[') {
+                section = line;
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches('"').to_string();
+            match (section, key.trim()) {
+                ("[[bin]]", "name") if bin.is_none() => bin = Some(value),
+                ("[package]", "name") => package = Some(value),
+                _ => {}
+            }
+        }
+        bin.or(package)
+    }
+
+    /// The toolchain rustup takes from `rust-toolchain.toml` (or the older
+    /// `rust-toolchain`) over a runner's or a floating default.
+    fn rust_toolchain_file(&mut self, tc: &Toolchain) -> Option<Toolchain> {
+        let file = ["rust-toolchain.toml", "rust-toolchain"]
+            .into_iter()
+            .find(|f| self.root.join(f).is_file())?;
+        let text = read_text(self.root, file, &mut self.warnings)?;
+        let (line, channel) = text.lines().enumerate().find_map(|(i, l)| {
+            let l = l.trim();
+            let value = match l.split_once('=') {
+                Some((k, v)) if k.trim() == "channel" => v.trim().trim_matches('"'),
+                Some(_) => return None,
+                None if !l.is_empty() && !l.starts_with('[') && !l.starts_with('#') => l,
+                None => return None,
+            };
+            Some((i + 1, value.to_string()))
+        })?;
+        Some(Toolchain {
+            source: format!("{file} {channel}"),
+            pinned: crate::model::is_exact_version(&channel),
+            version: Some(channel),
+            file: file.to_string(),
+            line,
+            ..tc.clone()
+        })
+    }
+
+    /// A tool not read, once per file: a matrix of runs is one finding.
+    pub fn add_unread(&mut self, tool: &str, place: Place) {
+        if !self
+            .unread
+            .iter()
+            .any(|u| u.tool == tool && u.place.file == place.file)
+        {
+            self.unread.push(crate::model::Unread {
+                tool: tool.to_string(),
+                place,
+            });
         }
     }
 
@@ -357,7 +504,7 @@ impl<'a> Collector<'a> {
         let Some(mk) = make::find(self.root, call) else {
             return false;
         };
-        if depth == 0 {
+        if depth < FOLLOW_DEPTH {
             if let Some(text) = read_text(self.root, &mk, &mut self.warnings) {
                 let recipe = make::parse(&text).recipe(call.target.as_deref(), &call.vars);
                 let mut menv = env.clone();
@@ -377,7 +524,7 @@ impl<'a> Collector<'a> {
         depth: usize,
     ) {
         let rel = ctx.path(path);
-        if depth == 0 && self.root.join(&rel).is_file() {
+        if depth < FOLLOW_DEPTH && self.root.join(&rel).is_file() {
             if let Some(text) = read_text(self.root, &rel, &mut self.warnings) {
                 let lines = shell::logical_lines(&text, 1);
                 let mut senv = env.clone();
@@ -401,9 +548,34 @@ impl<'a> Collector<'a> {
     }
 
     /// The findings and the recommendation over what was collected.
-    pub fn into_report(self, accepted_c: bool) -> Report {
+    pub fn into_report(mut self, accepted_c: bool) -> Report {
         let builds = merge_builds(self.builds);
-        let findings = findings::find(&builds, &self.images, &self.dockerfiles, accepted_c);
+        // Where several CI systems run, the one that ships is the dialect
+        // of the changes (a GitLab CI that only scans, beside GitHub Actions
+        // that release).
+        let ships_from = |prefix: &str| {
+            builds
+                .iter()
+                .any(|b| b.artifact != Artifact::None && b.place.file.starts_with(prefix))
+                || self
+                    .images
+                    .iter()
+                    .any(|i| i.ships && i.place.file.starts_with(prefix))
+                || self
+                    .goreleaser_runs
+                    .iter()
+                    .any(|(p, _, _)| p.file.starts_with(prefix))
+        };
+        if self.dialect == Dialect::Gitlab && !ships_from(".gitlab-ci") && ships_from(".github/") {
+            self.dialect = Dialect::Github;
+        }
+        let findings = findings::find(
+            &builds,
+            &self.images,
+            &self.dockerfiles,
+            &self.unread,
+            accepted_c,
+        );
         let recommendation = recommend::recommend(&recommend::Input {
             builds: &builds,
             images: &self.images,
@@ -428,7 +600,7 @@ impl<'a> Collector<'a> {
 
 /// A CI step's image build (`docker/build-push-action`), its paths and
 /// platforms expanded with the job's variables.
-fn docker_step_image(job: &Job, env: &Env, d: &DockerStep) -> ImageBuild {
+fn docker_step_image(job: &Job, env: &Env, d: &DockerStep, ctx: &RunCtx) -> ImageBuild {
     let context = normalize(&env.expand(d.context.as_deref().unwrap_or(".")));
     let dockerfile = match &d.file {
         Some(f) => normalize(&env.expand(f)),
@@ -441,28 +613,92 @@ fn docker_step_image(job: &Job, env: &Env, d: &DockerStep) -> ImageBuild {
         tags: d.tags.clone(),
         target: d.target.clone(),
         place: job.place(PlaceKind::CiJob, d.line),
+        ships: ctx.artifact != Artifact::None,
+        why: ctx.why.clone(),
+    }
+}
+
+/// `wangyoucao577/go-release-action`: a Go build of `project_path` (the
+/// top by default) for `goos`/`goarch`, with the Go of `goversion`, in the
+/// action's container (Debian, with gcc), uploaded to the release.
+fn go_release_action(
+    job: &Job,
+    env: &Env,
+    tc: &Toolchain,
+    g: &crate::ci::GoRelease,
+    ctx: &RunCtx,
+) -> Build {
+    let get = |v: &Option<String>| {
+        v.as_deref()
+            .map(|s| env.expand(s))
+            .filter(|s| !s.is_empty())
+    };
+    let version = get(&g.goversion);
+    let toolchain = Toolchain {
+        source: format!(
+            "go-release-action goversion {}",
+            version.as_deref().unwrap_or("(latest)")
+        ),
+        pinned: version
+            .as_deref()
+            .is_some_and(crate::model::is_exact_version),
+        version,
+        file: job.file.clone(),
+        line: g.line,
+        ..tc.clone()
+    };
+    let os = get(&g.goos).unwrap_or_else(|| "linux".into());
+    let arch = get(&g.goarch).unwrap_or_else(|| "amd64".into());
+    Build {
+        language: Language::Go,
+        program: get(&g.binary_name),
+        place: job.place(PlaceKind::CiJob, g.line),
+        toolchain,
+        flags: Flags {
+            ldflags: get(&g.ldflags),
+            release: true,
+            ..Flags::default()
+        },
+        platforms: vec![format!("{os}/{arch}")],
+        artifact: Artifact::Release,
+        command: format!(
+            "go build {}",
+            get(&g.project_path).unwrap_or_else(|| ".".into())
+        ),
+        why: format!("go-release-action uploads to a release; {}", ctx.why),
     }
 }
 
 /// One build per place: matrix runs of the same line become one build with
-/// all their platforms.
+/// all their platforms. Builds are looked up by place, so this stays linear
+/// in the number of build commands.
 fn merge_builds(builds: Vec<Build>) -> Vec<Build> {
     let mut out: Vec<Build> = Vec::new();
+    let mut by_place: std::collections::HashMap<(String, usize, String), Vec<usize>> =
+        std::collections::HashMap::new();
     for b in builds {
-        match out.iter_mut().find(|o| {
+        let key = (b.place.file.clone(), b.place.line, b.place.name.clone());
+        let same = by_place.entry(key).or_default();
+        let found = same.iter().copied().find(|&i| {
+            let o = &out[i];
             o.place == b.place
                 && o.language == b.language
                 && o.flags == b.flags
                 && o.toolchain == b.toolchain
-        }) {
-            Some(o) => {
+        });
+        match found {
+            Some(i) => {
+                let o = &mut out[i];
                 for p in b.platforms {
                     if !o.platforms.contains(&p) {
                         o.platforms.push(p);
                     }
                 }
             }
-            None => out.push(b),
+            None => {
+                same.push(out.len());
+                out.push(b);
+            }
         }
     }
     out
@@ -490,7 +726,9 @@ mod tests {
                     .collect(),
                 env: Vec::new(),
             }],
-            publishes: false,
+            publishes: None,
+            on_release: Some("every pipeline".into()),
+            runs_on: None,
         }
     }
 

@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use crate::model::{Artifact, Build, DockerfileFacts, ImageBuild, Language, Libc, PlaceKind};
+use crate::model::{
+    Artifact, Build, DockerfileFacts, ImageBuild, Language, Libc, PlaceKind, Unread,
+};
 
 pub const DOUBLE_BUILD: &str = "double-build";
 pub const LIBC_MISMATCH: &str = "libc-mismatch";
@@ -13,8 +15,9 @@ pub const FLAGS_MISMATCH: &str = "flags-mismatch";
 pub const CGO_IMPLICIT: &str = "cgo-implicit";
 pub const UNPINNED_TOOLCHAIN: &str = "unpinned-toolchain";
 pub const MULTIARCH_GAP: &str = "multiarch-gap";
+pub const UNREAD_BUILD: &str = "unread-build";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -32,7 +35,7 @@ impl std::fmt::Display for Severity {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Finding {
     pub id: &'static str,
     pub severity: Severity,
@@ -100,6 +103,7 @@ struct Subject<'a> {
     builds: &'a [Build],
     images: &'a [ImageBuild],
     dockerfiles: &'a [DockerfileFacts],
+    unread: &'a [Unread],
     /// An ADR chose Option C: the double build is accepted.
     accepted_c: bool,
     release: Vec<&'a Build>,
@@ -113,6 +117,7 @@ impl<'a> Subject<'a> {
         builds: &'a [Build],
         images: &'a [ImageBuild],
         dockerfiles: &'a [DockerfileFacts],
+        unread: &'a [Unread],
         accepted_c: bool,
     ) -> Subject<'a> {
         let release = release_builds(builds);
@@ -125,6 +130,7 @@ impl<'a> Subject<'a> {
             builds,
             images,
             dockerfiles,
+            unread,
             accepted_c,
             release,
             image,
@@ -151,6 +157,7 @@ const RULES: &[(&str, Rule)] = &[
     (CGO_IMPLICIT, cgo_implicit),
     (UNPINNED_TOOLCHAIN, unpinned_toolchain),
     (MULTIARCH_GAP, multiarch_gap),
+    (UNREAD_BUILD, unread_build),
 ];
 
 /// Every rule's findings, each once, most severe first, then by place.
@@ -158,13 +165,15 @@ pub fn find(
     builds: &[Build],
     images: &[ImageBuild],
     dockerfiles: &[DockerfileFacts],
+    unread: &[Unread],
     accepted_c: bool,
 ) -> Vec<Finding> {
-    let subject = Subject::new(builds, images, dockerfiles, accepted_c);
+    let subject = Subject::new(builds, images, dockerfiles, unread, accepted_c);
     let mut out: Vec<Finding> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (_, rule) in RULES {
         for f in rule(&subject) {
-            if !out.contains(&f) {
+            if seen.insert(f.clone()) {
                 out.push(f);
             }
         }
@@ -189,6 +198,26 @@ fn finding(
         line,
         message,
     }
+}
+
+/// A build tool, action or file the audit does not read: what it builds is
+/// missing from the report, and the finding says so rather than guessing.
+fn unread_build(s: &Subject) -> Vec<Finding> {
+    s.unread
+        .iter()
+        .map(|u| {
+            finding(
+                UNREAD_BUILD,
+                Severity::Warning,
+                &u.place.file,
+                u.place.line,
+                format!(
+                    "{} builds here and audit does not read it: what it builds (release or image) is not in this report",
+                    u.tool
+                ),
+            )
+        })
+        .collect()
 }
 
 /// The image build compiles what the release build already compiled.
@@ -522,6 +551,7 @@ mod tests {
             platforms: vec!["linux/amd64".into()],
             artifact,
             command: "go build".into(),
+            why: String::new(),
         }
     }
 
@@ -546,6 +576,8 @@ mod tests {
                 file: ".gitlab-ci.yml".into(),
                 line: 9,
             },
+            ships: true,
+            why: String::new(),
         };
         let facts = DockerfileFacts {
             file: file.into(),
@@ -561,7 +593,7 @@ mod tests {
     }
 
     fn run(rule: Rule, builds: &[Build]) -> Vec<Finding> {
-        rule(&Subject::new(builds, &[], &[], false))
+        rule(&Subject::new(builds, &[], &[], &[], false))
     }
 
     #[test]
@@ -573,7 +605,11 @@ mod tests {
         let builds = [r, i];
         let (image, facts) = image_of("Dockerfile", &["linux/amd64"]);
         let (images, dockerfiles) = ([image], [facts]);
-        let subject = Subject::new(&builds, &images, &dockerfiles, false);
+        let unread = [Unread {
+            tool: "promu".into(),
+            place: builds[0].place.clone(),
+        }];
+        let subject = Subject::new(&builds, &images, &dockerfiles, &unread, false);
         for (id, rule) in RULES {
             let found = rule(&subject);
             assert!(!found.is_empty(), "{id} found nothing");
@@ -584,7 +620,7 @@ mod tests {
     #[test]
     fn a_faithful_double_build_is_only_that() {
         let builds = [release("golang:1.22.5"), in_image("golang:1.22.5")];
-        let found = find(&builds, &[], &[], false);
+        let found = find(&builds, &[], &[], &[], false);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(
             (found[0].id, found[0].severity),
@@ -598,7 +634,7 @@ mod tests {
     #[test]
     fn option_c_accepts_the_double_build() {
         let builds = [release("golang:1.22.5"), in_image("golang:1.22.5")];
-        let found = double_build(&Subject::new(&builds, &[], &[], true));
+        let found = double_build(&Subject::new(&builds, &[], &[], &[], true));
         assert_eq!(found[0].severity, Severity::Info);
         assert!(found[0]
             .message
@@ -690,6 +726,7 @@ mod tests {
             &builds,
             std::slice::from_ref(&image),
             std::slice::from_ref(&facts),
+            &[],
             false,
         ));
         assert_eq!(
@@ -705,6 +742,6 @@ mod tests {
             builds: false,
             ..facts
         };
-        assert!(multiarch_gap(&Subject::new(&builds, &[image], &[idle], false)).is_empty());
+        assert!(multiarch_gap(&Subject::new(&builds, &[image], &[idle], &[], false)).is_empty());
     }
 }

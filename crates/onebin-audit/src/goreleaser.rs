@@ -21,33 +21,34 @@ impl Reader for Goreleaser {
         let Some(file) = find(collector.root) else {
             return;
         };
-        let Some((run, tc)) = runner(collector, &file) else {
+        let Some((run, tc, why)) = runner(collector, &file) else {
             return;
         };
         let Some(cfg) = parse(collector.root, &file, &mut collector.warnings) else {
             return;
         };
         for b in &cfg.builds {
-            let release = build(&cfg, b, PlaceKind::Goreleaser, &run, &tc);
+            let mut release = build(&cfg, b, PlaceKind::Goreleaser, &run, &tc);
+            release.why = format!("GoReleaser `builds` make the release assets; {why}");
             collector.builds.push(release);
         }
         for k in &cfg.kos {
-            collector
-                .builds
-                .push(build(&cfg, k, PlaceKind::Ko, &run, &tc));
+            let mut image = build(&cfg, k, PlaceKind::Ko, &run, &tc);
+            image.why = format!("GoReleaser `kos` build the image again from source; {why}");
+            collector.builds.push(image);
         }
         for d in &cfg.dockers {
-            collector
-                .goreleaser_images
-                .push(docker_image(&cfg, d, &run));
+            let mut image = docker_image(&cfg, d, &run);
+            image.why = format!("GoReleaser `dockers` publish the image; {why}");
+            collector.goreleaser_images.push(image);
         }
     }
 }
 
 /// The job that runs GoReleaser (the first, when several do), and its
 /// toolchain; with no CI at all, the local machine.
-fn runner(collector: &mut Collector, file: &str) -> Option<(Place, Toolchain)> {
-    let runs = std::mem::take(&mut collector.goreleaser_runs);
+fn runner(collector: &mut Collector, file: &str) -> Option<(Place, Toolchain, String)> {
+    let runs = collector.goreleaser_runs.clone();
     if runs.is_empty() && collector.images.is_empty() && collector.builds.is_empty() {
         // No CI that we read runs it; audit the config as a local release would.
         return Some((
@@ -58,6 +59,7 @@ fn runner(collector: &mut Collector, file: &str) -> Option<(Place, Toolchain)> {
                 line: 1,
             },
             runner_toolchain("the local machine", file, 1),
+            "no CI job runs GoReleaser: a release made by hand".into(),
         ));
     }
     runs.into_iter().next()
@@ -97,6 +99,7 @@ fn build(cfg: &GrConfig, b: &GrBuild, kind: PlaceKind, run: &Place, tc: &Toolcha
         platforms: b.platforms.clone(),
         artifact,
         command: command.into(),
+        why: String::new(),
     }
 }
 
@@ -115,6 +118,8 @@ fn docker_image(cfg: &GrConfig, d: &GrDocker, run: &Place) -> ImageBuild {
             file: cfg.file.clone(),
             line: d.line,
         },
+        ships: true,
+        why: String::new(),
     }
 }
 
@@ -150,8 +155,13 @@ fn strings(n: &Node) -> Vec<String> {
     n.strings().into_iter().map(|(s, _)| s).collect()
 }
 
-fn flags_of(b: &Node) -> Flags {
-    let env: Vec<(String, String)> = strings(b.at("env"))
+/// A build's settings; `top` is the config's top-level `env`, which every
+/// build sees and its own `env` overrides.
+fn flags_of(b: &Node, top: &Node) -> Flags {
+    let env: Vec<(String, String)> = strings(top)
+        .into_iter()
+        .chain(strings(b.at("env")))
+        .collect::<Vec<_>>()
         .iter()
         .filter_map(|e| {
             e.split_once('=')
@@ -258,7 +268,7 @@ pub fn parse(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<GrC
         .map(|b| GrBuild {
             id: b.at("id").as_str().unwrap_or(&project).to_string(),
             binary: b.at("binary").as_str().unwrap_or(&project).to_string(),
-            flags: flags_of(b),
+            flags: flags_of(b, doc.at("env")),
             platforms: platforms(
                 b,
                 &["linux", "darwin", "windows"],
@@ -273,10 +283,7 @@ pub fn parse(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<GrC
         builds.push(GrBuild {
             id: project.clone(),
             binary: project.clone(),
-            flags: Flags {
-                release: true,
-                ..Flags::default()
-            },
+            flags: flags_of(&Node::null(1), doc.at("env")),
             platforms: platforms(
                 &Node::null(1),
                 &["linux", "darwin", "windows"],
@@ -326,7 +333,7 @@ pub fn parse(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<GrC
             if p.is_empty() {
                 p = vec!["linux/amd64".into()];
             }
-            let mut flags = flags_of(k);
+            let mut flags = flags_of(k, doc.at("env"));
             // ko builds with -trimpath and CGO_ENABLED=0 unless told otherwise.
             flags.trimpath = true;
             if flags.cgo_enabled.is_none() {

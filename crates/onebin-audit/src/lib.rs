@@ -18,6 +18,7 @@ pub mod model;
 mod reader;
 pub mod recommend;
 pub mod shell;
+mod unread;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,10 @@ use recommend::{OptionKind, Recommendation};
 pub enum AuditError {
     #[error("{0}: not a directory")]
     NotADirectory(PathBuf),
+    /// A symbolic link or an include that leads out of the repository: what
+    /// it points at is not the project's, and is never read.
+    #[error("{0}")]
+    Outside(files::Outside),
 }
 
 /// Everything `onebin audit` found.
@@ -63,8 +68,30 @@ pub const ARCHITECTURE_MD: &str = "docs/ARCHITECTURE.md";
 /// Audits the project in `root`, reading its `docs/ARCHITECTURE.md` (if
 /// any, and if readable) for a decision already taken.
 pub fn audit(root: &Path) -> Result<Report, AuditError> {
-    let architecture = std::fs::read_to_string(root.join(ARCHITECTURE_MD)).ok();
+    if !root.is_dir() {
+        return Err(AuditError::NotADirectory(root.to_path_buf()));
+    }
+    let mut warnings = Vec::new();
+    let architecture = if root.join(ARCHITECTURE_MD).exists() {
+        files::read_text(root, ARCHITECTURE_MD, &mut warnings)
+    } else {
+        None
+    };
+    if let Some(e) = refusal(&warnings) {
+        return Err(e);
+    }
     audit_with_architecture(root, architecture.as_deref())
+}
+
+/// The refusal a warning with `outside` set stands for.
+fn refusal(warnings: &[Warning]) -> Option<AuditError> {
+    warnings.iter().find_map(|w| {
+        let target = w.outside.clone()?;
+        Some(AuditError::Outside(files::Outside {
+            path: w.file.clone(),
+            target,
+        }))
+    })
 }
 
 /// Audits the project in `root`; `architecture` is its
@@ -85,6 +112,9 @@ pub fn audit_with_architecture(
         build_file.read(&mut collector);
     }
     collector.mark_packaged();
+    if let Some(e) = refusal(&collector.warnings) {
+        return Err(e);
+    }
     let accepted_c = architecture.and_then(adr::existing_option) == Some(OptionKind::C);
     Ok(collector.into_report(accepted_c))
 }

@@ -92,6 +92,17 @@ pub struct Build {
     pub platforms: Vec<String>,
     pub artifact: Artifact,
     pub command: String,
+    /// Why the build was judged release, image or neither: what runs it and
+    /// what it publishes.
+    pub why: String,
+}
+
+/// A build tool, action or file the audit does not read: its builds are
+/// not in the report, and the `unread-build` finding says where it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unread {
+    pub tool: String,
+    pub place: Place,
 }
 
 impl Build {
@@ -144,6 +155,10 @@ pub struct ImageBuild {
     /// `--target`: the stage that becomes the image.
     pub target: Option<String>,
     pub place: Place,
+    /// The image is published (a release or push job), not a test's.
+    pub ships: bool,
+    /// Why it was judged shipped or not.
+    pub why: String,
 }
 
 /// What the final stage of a Dockerfile does with the binary.
@@ -176,6 +191,10 @@ pub struct Warning {
     pub file: String,
     pub line: usize,
     pub message: String,
+    /// Where the path leads when that is out of the repository: the audit
+    /// then refuses the whole project (exit 2) rather than going on.
+    #[serde(skip)]
+    pub outside: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Display for Warning {

@@ -10,6 +10,7 @@ use crate::ci::gitlab::GitlabCi;
 use crate::collect::Collector;
 use crate::dockerfile::Dockerfiles;
 use crate::goreleaser::Goreleaser;
+use crate::unread::UnreadFiles;
 
 /// One kind of CI or build file.
 pub(crate) trait Reader: Sync {
@@ -25,5 +26,6 @@ pub(crate) trait Reader: Sync {
 pub(crate) const CI_SYSTEMS: &[&dyn Reader] = &[&GitlabCi, &GithubActions];
 
 /// The files CI hands the build to, read after the jobs ran, in this order:
-/// GoReleaser's `dockers` name Dockerfiles too.
-pub(crate) const BUILD_FILES: &[&dyn Reader] = &[&Goreleaser, &Dockerfiles];
+/// GoReleaser's `dockers` name Dockerfiles too; the files no reader
+/// understands come last.
+pub(crate) const BUILD_FILES: &[&dyn Reader] = &[&Goreleaser, &Dockerfiles, &UnreadFiles];

@@ -150,6 +150,8 @@ pub fn recommend(input: &Input) -> Recommendation {
                         | findings::TOOLCHAIN_MISMATCH
                         | findings::FLAGS_MISMATCH
                         | findings::MULTIARCH_GAP
+                        // The recommendation does not see what these build.
+                        | findings::UNREAD_BUILD
                 )
             })
             .map(reason),
@@ -162,7 +164,13 @@ pub fn recommend(input: &Input) -> Recommendation {
         &platforms.release_linux,
         &platforms.image,
     );
-    let changes = changes(input, &facts, option);
+    // Changes only where there is something to change: a project already
+    // in shape, or with no image at all, gets none.
+    let changes = if double.is_empty() && option != OptionKind::C {
+        Vec::new()
+    } else {
+        changes(input, &facts, option)
+    };
     Recommendation {
         option,
         reasons,
@@ -267,6 +275,11 @@ fn shape_already_there(
         (
             OptionKind::B,
             "no double build: the image already packages the binaries CI built".into(),
+        )
+    } else if image.is_empty() && input.images.is_empty() && input.dockerfiles.is_empty() {
+        (
+            OptionKind::B,
+            "no container image is built: release binaries only, nothing to change".into(),
         )
     } else if !image.is_empty() && release.is_empty() {
         (

@@ -121,6 +121,11 @@ pub enum Action {
     InstallsC,
     /// `gh release`, `release-cli`: the job publishes a release.
     Releases,
+    /// A build tool the audit does not read (`promu`, `docker buildx bake`,
+    /// `task`, `just`, `cargo dist`): an `unread-build` finding.
+    Unread {
+        tool: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -361,8 +366,16 @@ fn analyze_command(words: &[String], env: &mut Env) -> Option<Action> {
         }
         "cargo" | "cross" => {
             let sub = args.iter().find(|a| !a.starts_with('+'))?;
-            let build = matches!(sub.as_str(), "build" | "zigbuild" | "auditable")
-                && !(sub == "auditable" && args.get(1).map(String::as_str) != Some("build"));
+            if sub == "dist" && args.iter().any(|a| a == "build") {
+                return Some(Action::Unread {
+                    tool: "cargo-dist".into(),
+                });
+            }
+            // `cargo auditable build` and `cargo auditable zigbuild` wrap a build.
+            let wrapped =
+                |a: Option<&String>| matches!(a.map(String::as_str), Some("build" | "zigbuild"));
+            let build = matches!(sub.as_str(), "build" | "zigbuild")
+                || sub == "auditable" && wrapped(args.get(1));
             if !build {
                 return None;
             }
@@ -427,6 +440,14 @@ fn analyze_command(words: &[String], env: &mut Env) -> Option<Action> {
                 .skip_while(|a| a.starts_with('-'))
                 .cloned()
                 .collect();
+            let bake = rest.first().map(String::as_str) == Some("bake")
+                || rest.first().map(String::as_str) == Some("buildx")
+                    && rest.get(1).map(String::as_str) == Some("bake");
+            if bake {
+                return Some(Action::Unread {
+                    tool: "docker buildx bake".into(),
+                });
+            }
             let build = match rest.first().map(String::as_str) {
                 Some("build" | "bud") => &rest[1..],
                 Some("buildx" | "image") if rest.get(1).map(String::as_str) == Some("build") => {
@@ -476,6 +497,27 @@ fn analyze_command(words: &[String], env: &mut Env) -> Option<Action> {
             Some(Action::Releases)
         }
         "release-cli" => Some(Action::Releases),
+        "promu" if args.iter().any(|a| a.contains("build")) => Some(Action::Unread {
+            tool: "promu".into(),
+        }),
+        "task" | "just" | "mage" | "earthly" | "bazel" | "bazelisk" | "dagger" | "nix"
+            if !args.is_empty() =>
+        {
+            Some(Action::Unread {
+                tool: cmd.to_string(),
+            })
+        }
+        "dist" | "cargo-dist" if args.first().map(String::as_str) == Some("build") => {
+            Some(Action::Unread {
+                tool: "cargo-dist".into(),
+            })
+        }
+        "maturin" if args.first().map(String::as_str) == Some("build") => Some(Action::Unread {
+            tool: "maturin".into(),
+        }),
+        "gcloud" if args.iter().any(|a| a == "builds") => Some(Action::Unread {
+            tool: "gcloud builds (Cloud Build)".into(),
+        }),
         _ if (cmd.ends_with(".sh") || words[i].starts_with("./") || words[i].contains('/'))
             && !words[i].starts_with('/') =>
         {

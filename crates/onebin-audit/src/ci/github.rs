@@ -10,6 +10,17 @@ use crate::model::{is_exact_version, runner_toolchain, toolchain_from_image, Too
 use crate::reader::Reader;
 use crate::yaml::Node;
 
+/// Actions that build the binary or the image in ways the audit does not
+/// read: each is an `unread-build` finding, not a guess.
+const UNREAD_ACTIONS: &[&str] = &[
+    "PyO3/maturin-action",
+    "docker/bake-action",
+    "houseabsolute/actions-rust-cross",
+    "taiki-e/upload-rust-binary-action",
+    "goreleaser/goreleaser-cross-action",
+    "prometheus/promci/publish_release",
+];
+
 /// GitHub Actions: every workflow under `.github/workflows`.
 pub struct GithubActions;
 
@@ -32,7 +43,21 @@ pub fn expressions(s: &str) -> String {
             out.push_str(&rest[p..]);
             return out;
         };
-        let expr = rest[p + 3..p + end].trim();
+        let mut expr = rest[p + 3..p + end].trim();
+        // `cond && 'a' || 'b'`, GitHub's conditional: the fallback is the
+        // value most runs see.
+        if let Some((_, fallback)) = expr.rsplit_once("||").filter(|_| expr.contains("&&")) {
+            let fallback = fallback.trim();
+            if let Some(lit) = fallback
+                .strip_prefix('\'')
+                .and_then(|f| f.strip_suffix('\''))
+            {
+                out.push_str(lit);
+                rest = &rest[p + end + 2..];
+                continue;
+            }
+            expr = fallback;
+        }
         match expr.strip_prefix("env.") {
             Some(name) => out.push_str(&format!("${{{name}}}")),
             None if expr.starts_with("matrix.") || expr.starts_with("inputs.") => {
@@ -53,8 +78,8 @@ fn env_of(node: &Node) -> Vec<(String, String)> {
 }
 
 /// The Go version `go.mod` asks for (`toolchain go1.22.5` wins over `go 1.22`).
-fn go_mod_version(root: &Path, file: &str) -> Option<String> {
-    let text = std::fs::read_to_string(root.join(file)).ok()?;
+fn go_mod_version(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<String> {
+    let text = crate::files::read_text(root, file, warnings)?;
     let mut go = None;
     for l in text.lines() {
         let l = l.trim();
@@ -72,6 +97,7 @@ fn setup_toolchain(
     uses: &str,
     with: &Node,
     root: &Path,
+    warnings: &mut Vec<Warning>,
     base: &Toolchain,
     file: &str,
     line: usize,
@@ -86,7 +112,7 @@ fn setup_toolchain(
                 .or_else(|| {
                     with.at("go-version-file")
                         .as_str()
-                        .and_then(|f| go_mod_version(root, f))
+                        .and_then(|f| go_mod_version(root, f, warnings))
                 });
             ("actions/setup-go", v)
         }
@@ -136,6 +162,7 @@ pub fn jobs(root: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Job>> {
             continue;
         };
         let wf_env = env_of(doc.at("env"));
+        let on_release = release_trigger(doc.at("on"), &file);
         for (name, node) in doc.at("jobs").entries() {
             if let Some(uses) = node.at("uses").as_str() {
                 warnings.push(Warning {
@@ -144,10 +171,13 @@ pub fn jobs(root: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Job>> {
                     message: format!(
                         "job '{name}' calls the reusable workflow {uses}, which is not read"
                     ),
+                    outside: None,
                 });
                 continue;
             }
-            jobs.push(job(root, &file, name, node, &wf_env));
+            let mut j = job(root, &file, name, node, &wf_env, warnings);
+            j.on_release = on_release.clone();
+            jobs.push(j);
         }
     }
     Some(jobs)
@@ -161,13 +191,21 @@ fn workflow(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<Node
             file: file.to_string(),
             line: doc.line.max(1),
             message: "no 'jobs:' in this workflow".into(),
+            outside: None,
         });
         return None;
     }
     Some(doc)
 }
 
-fn job(root: &Path, file: &str, name: &str, node: &Node, wf_env: &[(String, String)]) -> Job {
+fn job(
+    root: &Path,
+    file: &str,
+    name: &str,
+    node: &Node,
+    wf_env: &[(String, String)],
+    warnings: &mut Vec<Warning>,
+) -> Job {
     let toolchain = job_toolchain(node, file);
     let mut env = vec![("GITHUB_WORKSPACE".to_string(), ".".to_string())];
     env.extend(wf_env.iter().cloned());
@@ -176,11 +214,21 @@ fn job(root: &Path, file: &str, name: &str, node: &Node, wf_env: &[(String, Stri
         .at("steps")
         .as_seq()
         .iter()
-        .filter_map(|s| step(root, file, s, &toolchain))
+        .filter_map(|s| step(root, file, s, &toolchain, warnings))
         .collect();
-    let publishes = steps
-        .iter()
-        .any(|s| matches!(s, JobStep::Goreleaser { .. } | JobStep::Publishes));
+    let publishes = steps.iter().find_map(|s| match s {
+        JobStep::Docker(d) if d.push => Some(format!(
+            "pushes the image it builds (push: true, {file}:{})",
+            d.line
+        )),
+        JobStep::Goreleaser { line } => Some(format!("runs GoReleaser ({file}:{line})")),
+        JobStep::Publishes(how) => Some(how.clone()),
+        JobStep::GoRelease(g) => Some(format!(
+            "uploads to a release (go-release-action, {file}:{})",
+            g.line
+        )),
+        _ => None,
+    });
     Job {
         name: name.to_string(),
         stage: None,
@@ -191,7 +239,60 @@ fn job(root: &Path, file: &str, name: &str, node: &Node, wf_env: &[(String, Stri
         matrix: matrix(node.at("strategy").at("matrix")),
         steps,
         publishes,
+        on_release: None,
+        runs_on: node
+            .at("runs-on")
+            .strings()
+            .first()
+            .map(|(s, _)| expressions(s)),
     }
+}
+
+/// What in `on:` runs the workflow for a release: a tag push (a `push`
+/// without `branches` includes tags), a `release` event, a manual or
+/// called run; `None` when only branches, pull requests or a schedule do.
+fn release_trigger(on: &Node, file: &str) -> Option<String> {
+    let null = Node::null(on.line);
+    let events: Vec<(String, &Node)> = match on.as_str() {
+        Some(one) => vec![(one.to_string(), &null)],
+        None if !on.as_seq().is_empty() => on
+            .as_seq()
+            .iter()
+            .filter_map(|e| e.as_str().map(|s| (s.to_string(), &null)))
+            .collect(),
+        None => on.entries().map(|(k, v)| (k.to_string(), v)).collect(),
+    };
+    let at = |n: &Node| format!("{file}:{}", n.line.max(on.line));
+    for (event, node) in &events {
+        match event.as_str() {
+            "push" if node.get("tags").is_some() => {
+                let tags: Vec<String> = node
+                    .at("tags")
+                    .strings()
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect();
+                return Some(format!(
+                    "a tag push `{}` ({})",
+                    tags.join(" "),
+                    at(node.at("tags"))
+                ));
+            }
+            "push" if node.get("branches").is_none() && node.get("branches-ignore").is_none() => {
+                return Some(format!("every push, tags included ({})", at(node)));
+            }
+            "release" => return Some(format!("a release event ({})", at(node))),
+            _ => {}
+        }
+    }
+    for (event, node) in &events {
+        match event.as_str() {
+            "workflow_dispatch" => return Some(format!("a manual run ({})", at(node))),
+            "workflow_call" => return Some(format!("a call from another workflow ({})", at(node))),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The job's `container:` image, else its runner (no libc on Windows and
@@ -255,7 +356,13 @@ fn matrix(node: &Node) -> Vec<Vec<(String, String)>> {
 }
 
 /// A step the audit cares about: `run:` lines, or an action it knows.
-fn step(root: &Path, file: &str, node: &Node, toolchain: &Toolchain) -> Option<JobStep> {
+fn step(
+    root: &Path,
+    file: &str,
+    node: &Node,
+    toolchain: &Toolchain,
+    warnings: &mut Vec<Warning>,
+) -> Option<JobStep> {
     if let Some(run) = node.at("run").as_str() {
         let run = expressions(run);
         let lines = if run.contains('\n') {
@@ -272,9 +379,12 @@ fn step(root: &Path, file: &str, node: &Node, toolchain: &Toolchain) -> Option<J
     let line = node.at("uses").line;
     let with = node.at("with");
     let action = uses.split('@').next().unwrap_or(uses);
-    if let Some(t) = setup_toolchain(uses, with, root, toolchain, file, line) {
+    if let Some(t) = setup_toolchain(uses, with, root, warnings, toolchain, file, line) {
         Some(JobStep::Toolchain(t))
-    } else if action == "docker/build-push-action" {
+    } else if matches!(
+        action,
+        "docker/build-push-action" | "depot/build-push-action"
+    ) {
         Some(JobStep::Docker(build_push(with, line)))
     } else if action == "goreleaser/goreleaser-action" {
         Some(JobStep::Goreleaser { line })
@@ -286,13 +396,36 @@ fn step(root: &Path, file: &str, node: &Node, toolchain: &Toolchain) -> Option<J
     } else if matches!(
         action,
         "softprops/action-gh-release"
-            | "actions/upload-artifact"
             | "ncipollo/release-action"
             | "actions/upload-release-asset"
+            | "svenstaro/upload-release-action"
     ) {
-        Some(JobStep::Publishes)
+        Some(JobStep::Publishes(format!(
+            "uploads to a release ({action}, {file}:{line})"
+        )))
+    } else if action == "wangyoucao577/go-release-action" {
+        let get = |k: &str| with.at(k).as_str().map(expressions);
+        Some(JobStep::GoRelease(super::GoRelease {
+            goos: get("goos"),
+            goarch: get("goarch"),
+            goversion: get("goversion"),
+            project_path: get("project_path"),
+            binary_name: get("binary_name"),
+            ldflags: get("ldflags"),
+            line,
+        }))
+    } else if action == "actions/upload-artifact" {
+        Some(JobStep::Publishes(format!(
+            "keeps its output as an artifact ({action}, {file}:{line})"
+        )))
     } else {
-        None
+        UNREAD_ACTIONS
+            .iter()
+            .find(|a| action.eq_ignore_ascii_case(a))
+            .map(|tool| JobStep::Unread {
+                tool: tool.to_string(),
+                line,
+            })
     }
 }
 
@@ -318,6 +451,8 @@ fn build_push(with: &Node, line: usize) -> DockerStep {
         platforms: list("platforms"),
         tags: list("tags"),
         target: with.at("target").as_str().map(str::to_string),
+        // `push: ${{ github.event_name != 'pull_request' }}` pushes on a release.
+        push: with.at("push").as_str().is_some_and(|p| p != "false"),
         line,
     }
 }

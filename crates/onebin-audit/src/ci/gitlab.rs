@@ -100,6 +100,7 @@ fn load(
             file: rel.clone(),
             line: doc.line,
             message: "expected a mapping of jobs".into(),
+            outside: None,
         });
         return None;
     }
@@ -127,6 +128,7 @@ fn load(
                 file: rel.clone(),
                 line,
                 message: format!("include {what} is not read (only local includes are)"),
+                outside: None,
             }),
         }
     }
@@ -215,6 +217,7 @@ fn resolve_extends(
             file: file.to_string(),
             line: job.line,
             message: format!("job '{name}': extends nests too deep"),
+            outside: None,
         });
         return job;
     }
@@ -244,6 +247,7 @@ fn resolve_extends(
                 file: file.to_string(),
                 line,
                 message: format!("job '{name}' extends '{parent}', which is not defined here"),
+                outside: None,
             });
         }
     }
@@ -310,6 +314,7 @@ impl Pipeline<'_> {
                 file: file.clone(),
                 line: node.line,
                 message: format!("'{name}' is neither a keyword nor a job"),
+                outside: None,
             });
             return None;
         }
@@ -320,6 +325,7 @@ impl Pipeline<'_> {
                 file: file.clone(),
                 line: job.line,
                 message: format!("job '{name}' has no script"),
+                outside: None,
             });
             return None;
         }
@@ -334,7 +340,13 @@ impl Pipeline<'_> {
         let mut env = vec![("CI_PROJECT_DIR".to_string(), ".".to_string())];
         env.extend(self.vars.iter().cloned());
         env.extend(variables(job.at("variables")));
-        let publishes = job.get("artifacts").is_some() || job.get("release").is_some();
+        let publishes = if let Some(r) = job.get("release") {
+            Some(format!("creates a release (`release:`, {file}:{})", r.line))
+        } else {
+            job.get("artifacts")
+                .map(|a| format!("keeps its output as artifacts ({file}:{})", a.line))
+        };
+        let on_release = release_rule(&job, &file);
         Some(Job {
             name: name.to_string(),
             stage: job.at("stage").as_str().map(str::to_string),
@@ -348,6 +360,8 @@ impl Pipeline<'_> {
                 env: Vec::new(),
             }],
             publishes,
+            on_release,
+            runs_on: None,
         })
     }
 
@@ -383,6 +397,7 @@ fn warn_unknown_keys(name: &str, job: &Node, file: &str, warnings: &mut Vec<Warn
                 file: file.to_string(),
                 line: k_line(job.as_map(), key),
                 message: format!("job '{name}': unknown key '{key}'"),
+                outside: None,
             });
         }
     }
@@ -404,4 +419,37 @@ fn matrix(node: &Node) -> Vec<Vec<(String, String)>> {
         matrix.extend(combinations(&axes));
     }
     matrix
+}
+
+/// When a GitLab job runs for a release: `rules` or `only` that name tags
+/// (`$CI_COMMIT_TAG`), else every pipeline (tags included) unless its rules
+/// keep it off tags (`if: $CI_COMMIT_TAG` with `when: never`).
+fn release_rule(job: &Node, file: &str) -> Option<String> {
+    for rule in job.at("rules").as_seq() {
+        let cond = rule.at("if").as_str().unwrap_or("");
+        if cond.contains("CI_COMMIT_TAG") && !cond.contains("== null") && !cond.contains("== \"\"")
+        {
+            if rule.at("when").as_str() == Some("never") {
+                return None;
+            }
+            return Some(format!("a tag (`rules: if: {cond}`, {file}:{})", rule.line));
+        }
+    }
+    let only = job.at("only");
+    let only: Vec<String> = only
+        .strings()
+        .into_iter()
+        .chain(only.at("refs").strings())
+        .map(|(s, _)| s)
+        .collect();
+    if only.iter().any(|o| o == "tags") {
+        return Some(format!(
+            "tags (`only: tags`, {file}:{})",
+            job.at("only").line
+        ));
+    }
+    if !only.is_empty() {
+        return None;
+    }
+    Some("every pipeline, tags included".into())
 }

@@ -23,6 +23,7 @@ impl Reader for Dockerfiles {
                     file: w.file.clone(),
                     line: 0,
                     message: "named by the CI configuration, but not found".into(),
+                    outside: None,
                 });
                 continue;
             }
@@ -41,6 +42,9 @@ struct Wanted {
     context: String,
     target: Option<String>,
     platforms: Vec<String>,
+    /// Some image build of it is published; else only tests build it.
+    ships: bool,
+    why: String,
 }
 
 fn add(wanted: &mut Vec<Wanted>, w: Wanted) {
@@ -49,6 +53,10 @@ fn add(wanted: &mut Vec<Wanted>, w: Wanted) {
         .find(|x| x.file == w.file && x.target == w.target)
     {
         Some(x) => {
+            if w.ships && !x.ships {
+                x.ships = true;
+                x.why = w.why;
+            }
             for p in w.platforms {
                 if !x.platforms.contains(&p) {
                     x.platforms.push(p);
@@ -85,6 +93,8 @@ fn wanted(collector: &mut Collector) -> Vec<Wanted> {
                     context: String::new(),
                     target: None,
                     platforms: vec!["linux/amd64".to_string()],
+                    ships: true,
+                    why: "no CI step names it: taken as the project's image".into(),
                 },
             );
         }
@@ -98,16 +108,19 @@ fn from_image(img: &ImageBuild, context: &str) -> Wanted {
         context: context.to_string(),
         target: img.target.clone(),
         platforms: img.platforms.clone(),
+        ships: img.ships,
+        why: img.why.clone(),
     }
 }
 
-/// Dockerfiles at the top of the project, for when no config names one.
+/// Dockerfiles at the top of the project, for when no config names one. A
+/// symbolic link is taken too: reading it refuses one that leaves the project.
 fn dockerfiles_in(root: &std::path::Path) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(root)
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| {
             n == "Dockerfile"
@@ -161,6 +174,7 @@ fn parse_file(collector: &mut Collector, file: &str) -> Option<Dockerfile> {
             file: file.to_string(),
             line: *line,
             message: message.clone(),
+            outside: None,
         });
     }
     if df.stages.is_empty() {
@@ -168,6 +182,7 @@ fn parse_file(collector: &mut Collector, file: &str) -> Option<Dockerfile> {
             file: file.to_string(),
             line: 1,
             message: "no FROM: not a Dockerfile".into(),
+            outside: None,
         });
         return None;
     }
@@ -187,13 +202,21 @@ fn run_stages(collector: &mut Collector, df: &Dockerfile, w: &Wanted) {
                 .name
                 .clone()
                 .unwrap_or_else(|| format!("#{}", stage.index)),
-            artifact: if shipped.contains(&stage.index) {
+            artifact: if w.ships && shipped.contains(&stage.index) {
                 Artifact::Image
             } else {
                 Artifact::None
             },
             dir: w.context.clone(),
             host: None,
+            why: if w.ships {
+                format!(
+                    "a stage of {} that the image is built from: {}",
+                    w.file, w.why
+                )
+            } else {
+                format!("only a check builds {}: {}", w.file, w.why)
+            },
         };
         for ins in &stage.instructions {
             run_instruction(collector, &ctx, &w.file, df, ins, &mut tc, &mut env);
@@ -287,6 +310,9 @@ fn binary_in_final_stage(df: &Dockerfile, last: &Stage) -> (Option<String>, bool
             continue;
         };
         let src = &words[0];
+        if not_a_binary(src) {
+            continue;
+        }
         let path = if dest.ends_with('/') {
             format!("{dest}{}", basename(src))
         } else {
@@ -318,9 +344,31 @@ fn binary_in_final_stage(df: &Dockerfile, last: &Stage) -> (Option<String>, bool
     (binary_path, packages_prebuilt)
 }
 
+/// A CA bundle, a script, a configuration or a library: copied beside the
+/// binary, never the binary itself.
+fn not_a_binary(src: &str) -> bool {
+    let name = basename(src);
+    let data = [
+        ".crt", ".pem", ".sh", ".conf", ".cfg", ".json", ".yaml", ".yml", ".toml", ".txt", ".md",
+        ".html", ".so", ".ini",
+    ];
+    src.starts_with("/etc/")
+        || name.starts_with("ca-certificates")
+        || data.iter().any(|ext| name.ends_with(ext))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ca_bundle_or_a_script_is_not_the_binary() {
+        let df = parse("FROM golang:1.22 AS build\nRUN go build -o /out/app .\nFROM scratch\nCOPY --from=build /out/app /usr/local/bin/app\nCOPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/\nCOPY entrypoint.sh /\n");
+        assert_eq!(
+            binary_in_final_stage(&df, &df.stages[1]),
+            (Some("/usr/local/bin/app".to_string()), false)
+        );
+    }
 
     #[test]
     fn the_final_stage_says_where_the_binary_goes() {
@@ -372,6 +420,8 @@ mod tests {
                 file: ".gitlab-ci.yml".into(),
                 line: 3,
             },
+            ships: true,
+            why: String::new(),
         };
         let mut c = Collector::new(dir.path());
         c.images = vec![image(&[]), image(&["linux/arm64"])];

@@ -28,6 +28,10 @@ pub fn run(args: &Args) -> Result<AdrReport> {
     let path = args.dir.join(onebin_audit::ARCHITECTURE_MD);
     // A DIR that is not a directory is the audit's error to report.
     let existing = if args.dir.is_dir() {
+        // A symlinked `docs/` or file that leaves the project would have the
+        // ADR read from, and written to, somewhere else.
+        onebin_audit::files::resolve_inside(&args.dir, onebin_audit::ARCHITECTURE_MD)
+            .map_err(|o| anyhow::anyhow!("{o}"))?;
         read_existing(&path)?
     } else {
         None

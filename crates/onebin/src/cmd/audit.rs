@@ -84,6 +84,9 @@ fn render(dir: &Path, report: &onebin_audit::Report) -> String {
             },
             b.toolchain.source,
         );
+        if !b.why.is_empty() {
+            let _ = writeln!(s, "       why: {}", b.why);
+        }
     }
     let _ = writeln!(s, "\nfindings:");
     if report.findings.is_empty() {
