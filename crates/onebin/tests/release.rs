@@ -722,10 +722,32 @@ fn zip_and_raw_binary_assets() {
         dir.join("onebin.toml"),
         config(std::slice::from_ref(&oci), "")
             .replace("[assets]\n", "[assets]\nformat = \"binary\"\n")
-            .replace("files = [\"LICENSE\"]\n", ""),
+            .replace("files = [\"LICENSE\"]\n", "")
+            .replace("[image]\n", "[image]\ncompression = \"zstd\"\n"),
     )
     .unwrap();
     json_ok(dir, &["release", "--quiet"]);
+    // [image] compression = "zstd": every binary's layer is zstd.
+    let layout = dir.join("build/image");
+    let blob = |digest: &str| -> Value {
+        let file = layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"));
+        serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap()
+    };
+    let top: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let index = blob(top["manifests"][0]["digest"].as_str().unwrap());
+    for manifest in index["manifests"].as_array().unwrap() {
+        let layers = blob(manifest["digest"].as_str().unwrap())["layers"].clone();
+        assert_eq!(layers.as_array().unwrap().len(), 2, "{layers}");
+        for layer in layers.as_array().unwrap() {
+            assert_eq!(
+                layer["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd",
+                "{layer}"
+            );
+        }
+    }
     assert_eq!(
         support::list_files(&dist),
         [

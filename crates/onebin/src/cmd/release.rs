@@ -17,6 +17,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use onebin_image::mutate::ConfigChanges;
 use onebin_image::transport::{self, remote::PushReport};
 use onebin_image::{DockerReference, ImageReference, Options, Platform};
+use onebin_layers::pack::Compression;
 use serde::Serialize;
 
 use super::package::{self, ImageFile, PackageRequest, PackagedBinary};
@@ -57,6 +58,7 @@ struct Plan {
     project: String,
     version: Option<String>,
     epoch: u64,
+    compression: Compression,
     files: Vec<ImageFile>,
     /// The binaries' names, in the order of `files`.
     names: Vec<String>,
@@ -301,10 +303,15 @@ fn plan(args: &Args, checkout: &Path) -> Result<Plan> {
         Some(epoch) => epoch,
         None => commit_time(checkout).unwrap_or(0),
     };
+    let compression = match &loaded {
+        Some(l) => l.compression()?,
+        None => Compression::Gzip,
+    };
     Ok(Plan {
         project,
         version,
         epoch,
+        compression,
         files,
         names,
         base,
@@ -453,6 +460,7 @@ impl Plan {
             changes: self.changes.clone(),
             annotations: self.annotations.clone(),
             epoch: self.epoch,
+            compression: self.compression,
             daemon_platform: None,
             checkout: &self.checkout,
             env,
