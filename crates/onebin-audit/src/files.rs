@@ -101,12 +101,7 @@ pub fn resolve_inside(root: &Path, rel: &str) -> Result<PathBuf, Outside> {
 /// checked before reading, and no more than the limit is ever read.
 pub fn read_text(root: &Path, rel: &str, warnings: &mut Vec<Warning>) -> Option<String> {
     let warn = |warnings: &mut Vec<Warning>, line: usize, message: String| {
-        warnings.push(Warning {
-            file: rel.to_string(),
-            line,
-            message,
-            outside: None,
-        })
+        warnings.push(Warning::new(rel.to_string(), line, message))
     };
     let path = match resolve_inside(root, rel) {
         Ok(p) => p,
@@ -188,12 +183,11 @@ pub fn read_yaml(root: &Path, rel: &str, warnings: &mut Vec<Warning>) -> Option<
     match yaml::parse(&text) {
         Ok(doc) => Some(doc),
         Err(e) => {
-            warnings.push(Warning {
-                file: rel.to_string(),
-                line: e.line,
-                message: format!("invalid YAML: {}", e.message),
-                outside: None,
-            });
+            warnings.push(Warning::new(
+                rel.to_string(),
+                e.line,
+                format!("invalid YAML: {}", e.message),
+            ));
             None
         }
     }

@@ -197,6 +197,18 @@ pub struct Warning {
     pub outside: Option<std::path::PathBuf>,
 }
 
+impl Warning {
+    /// A warning about a file inside the repository.
+    pub fn new(file: String, line: usize, message: String) -> Self {
+        Warning {
+            file,
+            line,
+            message,
+            outside: None,
+        }
+    }
+}
+
 impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}: {}", self.file, self.line, self.message)

@@ -165,14 +165,11 @@ pub fn jobs(root: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Job>> {
         let on_release = release_trigger(doc.at("on"), &file);
         for (name, node) in doc.at("jobs").entries() {
             if let Some(uses) = node.at("uses").as_str() {
-                warnings.push(Warning {
-                    file: file.clone(),
-                    line: node.line,
-                    message: format!(
-                        "job '{name}' calls the reusable workflow {uses}, which is not read"
-                    ),
-                    outside: None,
-                });
+                warnings.push(Warning::new(
+                    file.clone(),
+                    node.line,
+                    format!("job '{name}' calls the reusable workflow {uses}, which is not read"),
+                ));
                 continue;
             }
             let mut j = job(root, &file, name, node, &wf_env, warnings);
@@ -187,12 +184,11 @@ pub fn jobs(root: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Job>> {
 fn workflow(root: &Path, file: &str, warnings: &mut Vec<Warning>) -> Option<Node> {
     let doc = crate::files::read_yaml(root, file, warnings)?;
     if doc.get("jobs").is_none() {
-        warnings.push(Warning {
-            file: file.to_string(),
-            line: doc.line.max(1),
-            message: "no 'jobs:' in this workflow".into(),
-            outside: None,
-        });
+        warnings.push(Warning::new(
+            file.to_string(),
+            doc.line.max(1),
+            "no 'jobs:' in this workflow".into(),
+        ));
         return None;
     }
     Some(doc)

@@ -96,12 +96,11 @@ fn load(
     files.push(rel.clone());
     let doc = crate::files::read_yaml(root, &rel, warnings)?;
     if !doc.is_map() && !doc.is_null() {
-        warnings.push(Warning {
-            file: rel.clone(),
-            line: doc.line,
-            message: "expected a mapping of jobs".into(),
-            outside: None,
-        });
+        warnings.push(Warning::new(
+            rel.clone(),
+            doc.line,
+            "expected a mapping of jobs".into(),
+        ));
         return None;
     }
     // Tag every node with its file: lines alone would be ambiguous.
@@ -124,12 +123,11 @@ fn load(
             }
             // onebin's own template is known: its hidden jobs are modelled.
             Include::Other(what) if what.contains("onebin.gitlab-ci.yml") => {}
-            Include::Other(what) => warnings.push(Warning {
-                file: rel.clone(),
+            Include::Other(what) => warnings.push(Warning::new(
+                rel.clone(),
                 line,
-                message: format!("include {what} is not read (only local includes are)"),
-                outside: None,
-            }),
+                format!("include {what} is not read (only local includes are)"),
+            )),
         }
     }
     let mut own = doc.clone();
@@ -213,12 +211,11 @@ fn resolve_extends(
 ) -> Node {
     let job = all.at(name).clone();
     if depth > 11 {
-        warnings.push(Warning {
-            file: file.to_string(),
-            line: job.line,
-            message: format!("job '{name}': extends nests too deep"),
-            outside: None,
-        });
+        warnings.push(Warning::new(
+            file.to_string(),
+            job.line,
+            format!("job '{name}': extends nests too deep"),
+        ));
         return job;
     }
     let mut base = Node {
@@ -243,12 +240,11 @@ fn resolve_extends(
             };
             base = deep_merge(&base, &tpl);
         } else {
-            warnings.push(Warning {
-                file: file.to_string(),
+            warnings.push(Warning::new(
+                file.to_string(),
                 line,
-                message: format!("job '{name}' extends '{parent}', which is not defined here"),
-                outside: None,
-            });
+                format!("job '{name}' extends '{parent}', which is not defined here"),
+            ));
         }
     }
     let mut own = job.clone();
@@ -310,23 +306,21 @@ impl Pipeline<'_> {
             .unwrap_or(".gitlab-ci.yml")
             .to_string();
         if !node.is_map() {
-            warnings.push(Warning {
-                file: file.clone(),
-                line: node.line,
-                message: format!("'{name}' is neither a keyword nor a job"),
-                outside: None,
-            });
+            warnings.push(Warning::new(
+                file.clone(),
+                node.line,
+                format!("'{name}' is neither a keyword nor a job"),
+            ));
             return None;
         }
         let job = resolve_extends(name, self.all, 0, warnings, &file);
         warn_unknown_keys(name, &job, &file, warnings);
         if job.get("script").is_none() && job.get("trigger").is_none() && job.get("run").is_none() {
-            warnings.push(Warning {
-                file: file.clone(),
-                line: job.line,
-                message: format!("job '{name}' has no script"),
-                outside: None,
-            });
+            warnings.push(Warning::new(
+                file.clone(),
+                job.line,
+                format!("job '{name}' has no script"),
+            ));
             return None;
         }
         let toolchain = match image_name(job.at("image")).or_else(|| self.image.clone()) {
@@ -393,12 +387,11 @@ fn warn_unknown_keys(name: &str, job: &Node, file: &str, warnings: &mut Vec<Warn
     for (k, _) in job.as_map() {
         let Some(key) = k.as_str() else { continue };
         if key != "__file" && !JOB_KEYS.contains(&key) {
-            warnings.push(Warning {
-                file: file.to_string(),
-                line: k_line(job.as_map(), key),
-                message: format!("job '{name}': unknown key '{key}'"),
-                outside: None,
-            });
+            warnings.push(Warning::new(
+                file.to_string(),
+                k_line(job.as_map(), key),
+                format!("job '{name}': unknown key '{key}'"),
+            ));
         }
     }
 }

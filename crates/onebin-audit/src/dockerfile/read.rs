@@ -19,12 +19,11 @@ impl Reader for Dockerfiles {
     fn read(&self, collector: &mut Collector) {
         for w in wanted(collector) {
             if !collector.root.join(&w.file).is_file() {
-                collector.warnings.push(Warning {
-                    file: w.file.clone(),
-                    line: 0,
-                    message: "named by the CI configuration, but not found".into(),
-                    outside: None,
-                });
+                collector.warnings.push(Warning::new(
+                    w.file.clone(),
+                    0,
+                    "named by the CI configuration, but not found".into(),
+                ));
                 continue;
             }
             if let Some(facts) = read_one(collector, &w) {
@@ -170,20 +169,16 @@ fn parse_file(collector: &mut Collector, file: &str) -> Option<Dockerfile> {
     let text = read_text(collector.root, file, &mut collector.warnings)?;
     let df = parse(&text);
     for (line, message) in &df.warnings {
-        collector.warnings.push(Warning {
-            file: file.to_string(),
-            line: *line,
-            message: message.clone(),
-            outside: None,
-        });
+        collector
+            .warnings
+            .push(Warning::new(file.to_string(), *line, message.clone()));
     }
     if df.stages.is_empty() {
-        collector.warnings.push(Warning {
-            file: file.to_string(),
-            line: 1,
-            message: "no FROM: not a Dockerfile".into(),
-            outside: None,
-        });
+        collector.warnings.push(Warning::new(
+            file.to_string(),
+            1,
+            "no FROM: not a Dockerfile".into(),
+        ));
         return None;
     }
     Some(df)
