@@ -341,19 +341,7 @@ fn git_builds(go: &Go) -> PathBuf {
         let tmp = tempfile::tempdir().unwrap();
         let src = tmp.path();
         write_sources(src);
-        let git = |args: &[&str]| {
-            run(Command::new("git")
-                .args(args)
-                .current_dir(src)
-                .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .env("GIT_AUTHOR_NAME", "onebin")
-                .env("GIT_AUTHOR_EMAIL", "onebin@example.com")
-                .env("GIT_COMMITTER_NAME", "onebin")
-                .env("GIT_COMMITTER_EMAIL", "onebin@example.com")
-                .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
-                .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z"));
-        };
+        let git = |args: &[&str]| support::git(src, args);
         git(&["init", "-q"]);
         git(&["add", "-A"]);
         git(&["commit", "-q", "-m", "one"]);

@@ -79,26 +79,31 @@ pub fn require_docker() -> bool {
     up
 }
 
-/// Makes `dir` a git checkout with one commit of everything in it, with no
-/// user or system configuration and fixed names and dates.
+/// Makes `dir` a git checkout with one commit of everything in it.
 pub fn git_commit_all(dir: &Path) {
     for args in [
         &["init", "-q"][..],
         &["add", "-A"],
         &["commit", "-q", "-m", "one"],
     ] {
-        run(Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "onebin")
-            .env("GIT_AUTHOR_EMAIL", "onebin@example.com")
-            .env("GIT_COMMITTER_NAME", "onebin")
-            .env("GIT_COMMITTER_EMAIL", "onebin@example.com")
-            .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z"));
+        git(dir, args);
     }
+}
+
+/// Runs git in `dir` with no user or system configuration and fixed names
+/// and dates, so commits are the same on every machine.
+pub fn git(dir: &Path, args: &[&str]) {
+    run(Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "onebin")
+        .env("GIT_AUTHOR_EMAIL", "onebin@example.com")
+        .env("GIT_COMMITTER_NAME", "onebin")
+        .env("GIT_COMMITTER_EMAIL", "onebin@example.com")
+        .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z"));
 }
 
 /// Runs a command and panics with its output when it fails.
